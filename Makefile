@@ -1,0 +1,56 @@
+# The two commands: `make run` and `make test`. Both set everything up first on a fresh
+# Debian/Ubuntu machine: the Qt system libraries (as root), then .venv with the project.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+QT_LIBS := libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
+
+RUN_ARGS ?= --rig hardware_configs/sim.yaml --protocol protocols/continual_learning.yaml \
+            --subject demo-mouse --trials 500 --data-dir data
+
+.PHONY: run test lint types unit bench system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[gui,scope,dev]'
+	touch $(STAMP)
+
+# Qt's system libraries; only as root on a Debian/Ubuntu machine, only when missing.
+system-deps:
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	  missing=""; for p in $(QT_LIBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Qt system libraries:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	else echo "not root or no apt-get: skipping Qt system libraries"; fi
+
+# With a display, the GUI (once it exists); without one, a headless simulated session.
+run: $(STAMP)
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && $(BIN)/python -c 'import gui.app' 2>/dev/null; then \
+	  $(BIN)/rig gui --rig hardware_configs/sim.yaml; \
+	else \
+	  $(BIN)/rig run $(RUN_ARGS); \
+	fi
+
+test: $(STAMP) lint types unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check rig gui tests bench
+	$(BIN)/ruff format --check rig gui tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy --strict rig
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) data bench/out

@@ -1,0 +1,8 @@
+"""rig: a real-time behavioral rig controller for the delayed directional-licking task."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("rig")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,143 @@
+"""The ``rig`` command.
+
+rig validate FILE...            check protocols and hardware configs (exit 1 on problems)
+rig schema protocol|hardware    print the JSON Schema (for editors' YAML completion)
+rig run --rig R --protocol P --subject ID [--trials N] [--seed S] [--data-dir D]
+        [--realtime]            one session (on virtual time for the simulated rig)
+rig simulate --curriculum P --mice N --seed S [--json]
+                                simulated mice through a curriculum: trials to criterion
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rig.schema.hardware import HardwareConfig
+from rig.schema.loader import LoadError, load_model
+from rig.schema.protocol import Protocol
+from rig.schema.validate import validate_files
+
+
+def _load_pair(args: argparse.Namespace) -> tuple[Protocol, HardwareConfig]:
+    problems = []
+    protocol = hardware = None
+    try:
+        protocol = load_model(Path(args.protocol), Protocol)
+    except LoadError as exc:
+        problems += exc.problems
+    try:
+        hardware = load_model(Path(args.rig), HardwareConfig)
+    except LoadError as exc:
+        problems += exc.problems
+    if problems or protocol is None or hardware is None:
+        for p in problems:
+            print(p, file=sys.stderr)
+        raise SystemExit(1)
+    return protocol, hardware
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    problems = validate_files([Path(f) for f in args.files])
+    for p in problems:
+        print(p)
+    return 1 if problems else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    model = Protocol if args.kind == "protocol" else HardwareConfig
+    print(json.dumps(model.model_json_schema(), indent=2))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rig.session.progress import ProgressBar, format_summary
+    from rig.session.session import SessionRequest, run_session
+
+    protocol, hardware = _load_pair(args)
+    request = SessionRequest(
+        protocol=protocol,
+        hardware=hardware,
+        subject=args.subject,
+        trials=args.trials,
+        seed=args.seed,
+        data_dir=Path(args.data_dir) if args.data_dir else hardware.data_dir,
+        operator=args.operator,
+        protocol_path=args.protocol,
+        hardware_path=args.rig,
+        realtime=args.realtime,
+    )
+    bar = ProgressBar(args.trials)
+    try:
+        outcome = run_session(request, [bar.attach])
+    except (NotImplementedError, ValueError) as exc:
+        print(f"rig run: {exc}", file=sys.stderr)
+        return 1
+    print(format_summary(str(outcome.session_dir), outcome.status, outcome.summary))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from rig.sim.cohort import format_table, simulate_cohort
+
+    protocol, hardware = _load_pair(args)
+    result = simulate_cohort(
+        protocol,
+        hardware,
+        mice=args.mice,
+        seed=args.seed,
+        trials_per_session=args.trials_per_session,
+        max_sessions=args.max_sessions,
+        workers=args.workers,
+    )
+    print(json.dumps(result) if args.json else format_table(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rig", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check protocol and hardware config files")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a file kind")
+    p.add_argument("kind", choices=["protocol", "hardware"])
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("run", help="run one session")
+    p.add_argument("--rig", default="hardware_configs/sim.yaml", help="hardware config")
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--subject", required=True)
+    p.add_argument("--trials", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
+    p.add_argument("--operator", default="")
+    p.add_argument("--realtime", action="store_true", help="pace the simulated rig to the clock")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("simulate", help="run simulated mice through a curriculum")
+    p.add_argument("--curriculum", dest="protocol", required=True, help="protocol file")
+    p.add_argument("--rig", default="hardware_configs/sim.yaml")
+    p.add_argument("--mice", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trials-per-session", type=int, default=500)
+    p.add_argument("--max-sessions", type=int, default=60)
+    p.add_argument("--workers", type=int, default=0, help="processes (0: one per CPU)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

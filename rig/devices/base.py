@@ -1,0 +1,28 @@
+"""The one interface every behaviour device offers the session runner.
+
+A device runs one trial's state machine at a time and holds the next one queued, so the
+next trial starts in the cycle after the current one exits (the Bpod's RunASAP). Timing
+stays on the device; the host only queues machines and reads events.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from rig.bus import DeviceEvent
+from rig.fsm.model import StateMachine
+
+
+class Device(Protocol):
+    @property
+    def idle(self) -> bool:
+        """No trial running and none queued."""
+        ...
+
+    def queue(self, machine: StateMachine, trial: int) -> None:
+        """Send the next trial; it starts after the running one exits, or now when idle."""
+        ...
+
+    def poll(self) -> list[DeviceEvent]:
+        """The next events, on the device clock; [] when the device will report nothing more."""
+        ...

@@ -1,0 +1,130 @@
+"""Hardware configs (one YAML per rig) as pydantic models.
+
+A hardware config names the rig's devices by URL, maps the rig-neutral channel names that
+protocols speak (``lick_left``, ``valve_right``, ``go_cue``, ...) to the device's own
+channel names, holds each valve's dated calibration (open time -> volume), and says where
+the data go. ``sim.yaml`` describes the simulated rig.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_left
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rig.schema.loader import located_errors
+
+INPUT_CHANNELS = ("lick_left", "lick_right", "frame_clock", "aux")
+OUTPUT_CHANNELS = (
+    "valve_left",
+    "valve_right",
+    "go_cue",
+    "sample_tone_high",
+    "sample_tone_low",
+    "pole_drop",
+    "pole_position",
+    "trial_ttl",
+)
+CHANNELS = INPUT_CHANNELS + OUTPUT_CHANNELS
+VALVE_FOR_SIDE = {"left": "valve_left", "right": "valve_right"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CalibrationPoint(Strict):
+    open_s: Annotated[float, Field(gt=0, le=1)]
+    volume_ul: Annotated[float, Field(gt=0)]
+
+
+class ValveCalibration(Strict):
+    """Measured volume per opening at several open times, and when it was measured.
+
+    Between points, volume is interpolated linearly; beyond the last points, the line
+    through the two nearest points is extended.
+    """
+
+    date: dt.date
+    points: list[CalibrationPoint] = Field(min_length=2)
+    max_open_s: Annotated[float, Field(gt=0, le=1)] = 0.2
+
+    @model_validator(mode="after")
+    def _increasing(self) -> ValveCalibration:
+        problems = [
+            (f"points.{i}", "open times and volumes must both increase from point to point")
+            for i in range(1, len(self.points))
+            if self.points[i].open_s <= self.points[i - 1].open_s
+            or self.points[i].volume_ul <= self.points[i - 1].volume_ul
+        ]
+        if problems:
+            raise located_errors(problems)
+        return self
+
+    def open_time_s(self, volume_ul: float) -> float:
+        """The open time that delivers ``volume_ul``; raises if past ``max_open_s``."""
+        xs = [p.volume_ul for p in self.points]
+        ys = [p.open_s for p in self.points]
+        t = _interpolate(xs, ys, volume_ul)
+        if t <= 0 or t > self.max_open_s:
+            raise ValueError(
+                f"{volume_ul} uL needs an open time of {t:.4f} s, outside (0, {self.max_open_s}]"
+            )
+        return t
+
+    def volume_ul(self, open_s: float) -> float:
+        xs = [p.open_s for p in self.points]
+        ys = [p.volume_ul for p in self.points]
+        return max(0.0, _interpolate(xs, ys, open_s))
+
+
+def _interpolate(xs: list[float], ys: list[float], x: float) -> float:
+    i = min(max(bisect_left(xs, x), 1), len(xs) - 1)
+    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+class Device(Strict):
+    """The behaviour controller: ``sim://`` (virtual time), ``serial:///dev/ttyACM0``, ..."""
+
+    kind: Literal["sim", "bpod", "lickport"] = "sim"
+    url: str = "sim://"
+
+
+class SimulatedMouse(Strict):
+    """How a new simulated subject starts (only used by the simulated rig)."""
+
+    start: Literal["naive", "shaped"] = "shaped"
+    shaped_strength: Annotated[float, Field(ge=0, le=1)] = 0.12
+
+
+class HardwareConfig(Strict):
+    name: str
+    description: str = ""
+    device: Device = Device()
+    channels: dict[str, str] = {name: name for name in CHANNELS}
+    valves: dict[Literal["valve_left", "valve_right"], ValveCalibration]
+    data_dir: Path = Path("~/rig-data")
+    simulated_mouse: SimulatedMouse = SimulatedMouse()
+
+    @model_validator(mode="after")
+    def _known_channels(self) -> HardwareConfig:
+        problems = [
+            (f"channels.{name}", f"unknown channel (known: {', '.join(CHANNELS)})")
+            for name in self.channels
+            if name not in CHANNELS
+        ]
+        problems += [
+            (f"valves.{valve}", "a valve calibration is required for each side")
+            for valve in VALVE_FOR_SIDE.values()
+            if valve not in self.valves
+        ]
+        if problems:
+            raise located_errors(problems)
+        return self
+
+    def valve(self, side: str) -> ValveCalibration:
+        return self.valves[VALVE_FOR_SIDE[side]]  # type: ignore[index]

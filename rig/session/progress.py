@@ -1,0 +1,81 @@
+"""The progress bar and the closing summary of ``rig run``, as bus subscribers."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from rig.bus import Bus, ContextSwitched, TrialCompleted
+from rig.task.stats import RollingStats
+
+
+def _pct(value: float | None) -> str:
+    return "  -" if value is None else f"{value:3.0f}"
+
+
+class ProgressBar:
+    """One line, redrawn per trial on a terminal; a line every 10 % otherwise."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
+        self.total = total
+        self.stream = stream
+        self.width = width
+        self.stats = RollingStats()
+        self.label = ""
+        self._tty = stream.isatty()
+        self._last_tenth = -1
+
+    def attach(self, bus: Bus) -> None:
+        bus.subscribe(TrialCompleted, self.on_trial)
+        bus.subscribe(ContextSwitched, self.on_switch)
+
+    def on_trial(self, event: TrialCompleted) -> None:
+        self.stats.add(event.record)
+        self.label = event.record["context_label"]
+        n = self.stats.trials
+        done = min(n / self.total, 1.0) if self.total else 1.0
+        bar = "#" * int(done * self.width)
+        line = (
+            f"[{bar:<{self.width}}] {n:>4}/{self.total} trials | "
+            f"correct {_pct(self.stats.percent_correct())} % | "
+            f"L {_pct(self.stats.percent_correct('left'))} R "
+            f"{_pct(self.stats.percent_correct('right'))} | "
+            f"early {_pct(self.stats.early_lick_percent())} % | context {self.label}"
+        )
+        if self._tty:
+            self.stream.write("\r" + line)
+            if n >= self.total:
+                self.stream.write("\n")
+        elif int(done * 10) != self._last_tenth:
+            self._last_tenth = int(done * 10)
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def on_switch(self, event: ContextSwitched) -> None:
+        end = "\n" if self._tty else ""
+        if event.from_label == event.to_label:
+            text = f"curriculum completed in {event.from_label} ({event.reason})"
+        else:
+            text = f"context {event.from_label} -> {event.to_label} after trial {event.trial}"
+        self.stream.write(f"{end}{text} [{event.trials_in_step} trials, {event.reason}]\n")
+
+
+def format_summary(session_dir: str, status: str, summary: dict[str, Any]) -> str:
+    out = summary["outcomes"]
+    lines = [
+        f"session  {session_dir} ({status})",
+        f"trials   {summary['trials']}: {out['hit']} hit, {out['error']} error, "
+        f"{out['no_response']} no response",
+        f"correct  {_pct(summary['percent_correct'])} % over the last {summary['window']} "
+        f"responded (left {_pct(summary['percent_correct_left'])} %, right "
+        f"{_pct(summary['percent_correct_right'])} %)",
+    ]
+    for label, pc in summary["percent_correct_by_context"].items():
+        lines.append(f"  {label:<6} {_pct(pc)} %")
+    lines += [
+        f"early    {_pct(summary['early_lick_percent'])} % of responded trials; "
+        f"free drops {summary['free_drops']}",
+        f"water    {summary['water_ul']:.1f} uL",
+        f"context  now {summary['end_label']}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+"""One session on a rig, from the command line's arguments to the closing summary.
+
+:func:`run_session` creates the session folder, snapshots the protocol and hardware
+config, finds where the subject stands in the curriculum (from its last session of the
+same protocol), runs the trials and writes the summary. On the simulated rig the subject's
+simulated mouse is loaded from, and saved back to, ``<data_dir>/<subject>/sim_mouse.json``
+so it keeps what it learned from one session to the next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rig
+from rig.bus import Bus, TrialCompleted
+from rig.schema.hardware import HardwareConfig
+from rig.schema.protocol import Protocol
+from rig.session.planner import TrialPlanner
+from rig.session.recorder import SessionRecorder, write_json_atomic
+from rig.session.runner import SessionRunner
+from rig.sim.brain import Brain
+from rig.sim.device import VirtualDevice
+from rig.sim.mouse import Mouse
+from rig.task.context import Position
+from rig.task.stats import RollingStats
+
+SIM_MOUSE_FILE = "sim_mouse.json"
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    protocol: Protocol
+    hardware: HardwareConfig
+    subject: str
+    trials: int
+    seed: int
+    data_dir: Path
+    operator: str = ""
+    protocol_path: str = ""
+    hardware_path: str = ""
+    realtime: bool = False
+
+
+@dataclass
+class SessionOutcome:
+    session_dir: Path
+    status: str
+    summary: dict[str, Any]
+
+
+def new_session_dir(subject_dir: Path, now: dt.datetime) -> Path:
+    base = now.strftime("%Y%m%d-%H%M%S")
+    candidate, n = subject_dir / base, 1
+    while candidate.exists():
+        n += 1
+        candidate = subject_dir / f"{base}-{n}"
+    return candidate
+
+
+def last_position(subject_dir: Path, protocol_name: str) -> Position | None:
+    """Where the subject's last session of this protocol left the curriculum."""
+    if not subject_dir.is_dir():
+        return None
+    for session in sorted((p for p in subject_dir.iterdir() if p.is_dir()), reverse=True):
+        meta_file = session / "session.json"
+        if not meta_file.exists():
+            continue
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        if meta.get("protocol", {}).get("name") == protocol_name and "end_position" in meta:
+            return Position(**meta["end_position"])
+    return None
+
+
+def load_or_create_mouse(subject_dir: Path, request: SessionRequest, rng: random.Random) -> Brain:
+    path = subject_dir / SIM_MOUSE_FILE
+    if path.exists():
+        return Brain.from_json(json.loads(path.read_text(encoding="utf-8")))
+    return new_brain(request.protocol, request.hardware, rng)
+
+
+def new_brain(protocol: Protocol, hardware: HardwareConfig, rng: random.Random) -> Brain:
+    """A new simulated mouse: naive, or shaped on the curriculum's first context."""
+    sim = hardware.simulated_mouse
+    shaped = perceived_mapping(protocol, protocol.curriculum[0].context)
+    return Brain.new(rng, shaped if sim.start == "shaped" else None, sim.shaped_strength)
+
+
+def perceived_mapping(protocol: Protocol, context: str) -> dict[str, str]:
+    """A context's mapping as the simulated mouse perceives it: ``pole100 -> right``."""
+    stimuli = protocol.stimuli
+    mapping: dict[str, str] = {}
+    for stimulus, side in protocol.contexts[context].mapping.items():
+        if stimulus in stimuli.pole_positions:
+            mapping[f"pole{stimuli.pole_positions[stimulus]}"] = side
+        else:
+            mapping[f"tone{round(stimuli.tone_hz[stimulus])}"] = side  # type: ignore[index]
+    return mapping
+
+
+def valve_volumes(hardware: HardwareConfig) -> Callable[[str, float], float]:
+    """``volume_ul(side, open_s)`` from the rig's valve calibration."""
+
+    def volume_ul(side: str, open_s: float) -> float:
+        return hardware.valve(side).volume_ul(open_s)
+
+    return volume_ul
+
+
+def simulated_device(
+    hardware: HardwareConfig, brain: Brain, rng: random.Random, *, realtime: bool = False
+) -> VirtualDevice:
+    if hardware.device.kind != "sim":
+        raise NotImplementedError(
+            f"device kind {hardware.device.kind!r} ({hardware.device.url}) is not supported yet; "
+            "only the simulated rig (kind: sim) runs in this version"
+        )
+    mouse = Mouse(brain, random.Random(rng.random()))
+    return VirtualDevice(mouse, valve_volumes(hardware), realtime=realtime)
+
+
+@contextmanager
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGINT/SIGTERM end the session after the running trial, not in the middle of it."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, lambda *_: stop())
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def run_session(
+    request: SessionRequest, observers: Sequence[Callable[[Bus], None]] = ()
+) -> SessionOutcome:
+    subject_dir = request.data_dir.expanduser() / request.subject
+    rng = random.Random(request.seed)
+    brain = load_or_create_mouse(
+        subject_dir, request, random.Random(f"{request.subject}/{request.seed}")
+    )
+    position = last_position(subject_dir, request.protocol.name)
+    planner = TrialPlanner(request.protocol, request.hardware, rng, position)
+    hardware = request.hardware
+    volume_ul = valve_volumes(hardware)
+    device = simulated_device(hardware, brain, rng, realtime=request.realtime)
+    bus = Bus()
+    stats = RollingStats()
+    bus.subscribe(TrialCompleted, lambda e: stats.add(e.record))
+    started = dt.datetime.now().astimezone()
+    recorder = SessionRecorder(
+        new_session_dir(subject_dir, started),
+        {
+            "subject": request.subject,
+            "operator": request.operator,
+            "rig": hardware.name,
+            "device": hardware.device.model_dump(mode="json"),
+            "software_version": rig.__version__,
+            "seed": request.seed,
+            "start_time": started.isoformat(timespec="seconds"),
+            "protocol_file": request.protocol_path,
+            "hardware_file": request.hardware_path,
+            "protocol": request.protocol.model_dump(mode="json"),
+            "hardware": hardware.model_dump(mode="json"),
+            "start_position": _position_json(planner.tracker.position),
+            "start_label": planner.tracker.label,
+        },
+    )
+    recorder.attach(bus)
+    for observe in observers:
+        observe(bus)
+    runner = SessionRunner(device, planner, bus, max_trials=request.trials, volume_ul=volume_ul)
+    status = "crashed"
+    try:
+        with stop_on_signals(runner.request_stop):
+            result = runner.run()
+        status = "aborted" if result.stopped_early else "completed"
+    finally:
+        summary = {**stats.snapshot(), "end_label": planner.tracker.label}
+        recorder.finish(
+            status,
+            {
+                "end_time": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                "end_position": _position_json(planner.tracker.position),
+                "summary": summary,
+            },
+        )
+        subject_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(subject_dir / SIM_MOUSE_FILE, brain.to_json())
+    return SessionOutcome(recorder.dir, status, summary)
+
+
+def _position_json(position: Position) -> dict[str, Any]:
+    return {
+        "step": position.step,
+        "trials_in_step": position.trials_in_step,
+        "completed": position.completed,
+    }

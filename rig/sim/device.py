@@ -1,0 +1,105 @@
+"""A behaviour device on virtual time: the reference executor wired to a simulated mouse.
+
+The "world" is the coupling in between: the device's outputs reach the mouse (pole, tones,
+go cue, water, with the volume from the rig's valve calibration) and the mouse's port
+contacts come back as input edges. Time is the device's cycle counter; nothing sleeps.
+:meth:`VirtualDevice.poll` runs to the next cycle at which the device reports something
+and returns it, so a 10 s trial takes a few dozen steps.
+
+With ``realtime=True`` the device waits for the wall clock to catch up with its own before
+returning events (a demo that runs at the speed of a real rig).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from rig.bus import DeviceEvent
+from rig.fsm.executor import CYCLE_S, Record, ReferenceExecutor
+from rig.fsm.model import StateMachine
+from rig.sim.mouse import VALVES, Mouse
+
+CYCLES_PER_S = round(1 / CYCLE_S)
+
+
+class VirtualDevice:
+    def __init__(
+        self,
+        mouse: Mouse,
+        volume_ul: Callable[[str, float], float],
+        *,
+        realtime: bool = False,
+    ) -> None:
+        self.mouse = mouse
+        self.volume_ul = volume_ul
+        self.realtime = realtime
+        self.executor = ReferenceExecutor()
+        self.cycle = 0
+        self._reported: dict[str, int] = {}  # each input line's level as the device saw it
+        self._valve_open: dict[str, int] = {}
+        self._wall_start = time.monotonic()
+
+    @property
+    def idle(self) -> bool:
+        return self.executor.idle
+
+    @property
+    def now_s(self) -> float:
+        return self.cycle / CYCLES_PER_S
+
+    def queue(self, machine: StateMachine, trial: int) -> None:
+        """Send a trial: it starts as soon as the running one exits, or now when idle."""
+        running = self.executor.running
+        self.executor.load(machine, trial)
+        if not running:
+            self.executor.start(self.cycle + 1)
+
+    def poll(self) -> list[DeviceEvent]:
+        """Run to the next cycle with something to report; [] when nothing ever will."""
+        while True:
+            deadline = self.executor.next_deadline()
+            when = self.mouse.next_time()
+            mouse_cycle = (
+                None if when is None else max(math.ceil(when * CYCLES_PER_S - 1e-9), self.cycle + 1)
+            )
+            if deadline is None and (mouse_cycle is None or self.executor.idle):
+                return []
+            cycle = min(c for c in (deadline, mouse_cycle) if c is not None)
+            edges: list[tuple[str, int]] = []
+            if cycle == mouse_cycle:
+                levels = dict(self.mouse.act(cycle / CYCLES_PER_S))  # last change wins
+                for channel, level in levels.items():
+                    if level != self._reported.get(channel, 0):
+                        self._reported[channel] = level
+                        edges.append((channel, level))
+            self.cycle = cycle
+            records = self.executor.tick(cycle, edges)
+            if records:
+                return self._deliver(records)
+
+    def _deliver(self, records: list[Record]) -> list[DeviceEvent]:
+        if self.realtime:
+            lag = records[0].cycle / CYCLES_PER_S - (time.monotonic() - self._wall_start)
+            if lag > 0:
+                time.sleep(lag)  # pacing the simulation, never a real trial
+        host_t = round(time.monotonic() - self._wall_start, 6) if self.realtime else None
+        events = []
+        for r in records:
+            t = r.cycle / CYCLES_PER_S
+            if r.kind == "output":
+                self._to_world(r, t)
+            elif r.kind == "trial_end":
+                self.mouse.trial_ended()
+            events.append(DeviceEvent(r.trial, r.kind, r.name, t, r.value, r.freq_hz, host_t))
+        return events
+
+    def _to_world(self, r: Record, t: float) -> None:
+        if r.name in VALVES:
+            if r.value:
+                self._valve_open[r.name] = r.cycle
+            elif r.name in self._valve_open:
+                open_s = (r.cycle - self._valve_open.pop(r.name)) / CYCLES_PER_S
+                self.mouse.water_delivered(self.volume_ul(VALVES[r.name], open_s))
+        self.mouse.observe(t, r.name, r.value, r.freq_hz)
