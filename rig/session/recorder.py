@@ -5,18 +5,21 @@
 - ``session.json``: the session's metadata and snapshots; rewritten atomically (write a
   temporary file, fsync, rename) when the session starts, switches context and ends;
 - ``events.jsonl``: one line per device event, flushed as the events come;
-- ``trials.jsonl``: one line per completed trial; the trial line and the events before it
-  are fsynced before the next trial's record is written.
+- ``trials.jsonl``: one line per completed trial; with ``fsync_each_trial`` (the default
+  on real devices and in real time) the trial line and the events before it are on disk
+  before the next trial's record is written. On virtual time the simulated session is
+  reproducible from its seed and is synced when it ends (``docs/decisions.md``).
 
 The recorder is a critical bus subscriber: if it cannot write, the session stops.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from rig.bus import Bus, ContextSwitched, DeviceEvent, TrialCompleted
 
@@ -33,31 +36,39 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def event_line(event: DeviceEvent) -> str:
-    line: dict[str, Any] = {
-        "trial": event.trial,
-        "kind": event.kind,
-        "name": event.name,
-        "t": event.t,
-    }
+@functools.lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    return json.dumps(text)
+
+
+def event_line(event: DeviceEvent) -> bytes:
+    """One ``events.jsonl`` line (built by hand: this runs for every device event)."""
+    line = (
+        f'{{"trial":{event.trial},"kind":"{event.kind}","name":{_quoted(event.name)},'
+        f'"t":{event.t!r}'
+    )
     if event.kind == "output":
-        line["value"] = event.value
+        line += f',"value":{event.value}'
         if event.freq_hz is not None:
-            line["freq_hz"] = event.freq_hz
+            line += f',"freq_hz":{event.freq_hz!r}'
     if event.host_t is not None:
-        line["host_t"] = event.host_t
-    return json.dumps(line, separators=(",", ":")) + "\n"
+        line += f',"host_t":{event.host_t!r}'
+    return (line + "}\n").encode()
 
 
 class SessionRecorder:
-    def __init__(self, session_dir: Path, metadata: dict[str, Any]) -> None:
+    def __init__(
+        self, session_dir: Path, metadata: dict[str, Any], *, fsync_each_trial: bool = True
+    ) -> None:
         self.dir = session_dir
+        self.fsync_each_trial = fsync_each_trial
         self.dir.mkdir(parents=True, exist_ok=False)
         self.metadata = {"format_version": FORMAT_VERSION, **metadata, "status": "running"}
         self.metadata.setdefault("context_switches", [])
         write_json_atomic(self.dir / "session.json", self.metadata)
-        self._events: TextIO = (self.dir / "events.jsonl").open("a", encoding="utf-8")
-        self._trials: TextIO = (self.dir / "trials.jsonl").open("a", encoding="utf-8")
+        # Unbuffered: every write reaches the OS at once (a crash of this process loses nothing).
+        self._events: BinaryIO = (self.dir / "events.jsonl").open("ab", buffering=0)
+        self._trials: BinaryIO = (self.dir / "trials.jsonl").open("ab", buffering=0)
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(DeviceEvent, self.on_event, critical=True)
@@ -66,13 +77,13 @@ class SessionRecorder:
 
     def on_event(self, event: DeviceEvent) -> None:
         self._events.write(event_line(event))
-        self._events.flush()
 
     def on_trial(self, completed: TrialCompleted) -> None:
-        os.fsync(self._events.fileno())
-        self._trials.write(json.dumps(completed.record, separators=(",", ":")) + "\n")
-        self._trials.flush()
-        os.fsync(self._trials.fileno())
+        if self.fsync_each_trial:
+            os.fdatasync(self._events.fileno())
+        self._trials.write(json.dumps(completed.record, separators=(",", ":")).encode() + b"\n")
+        if self.fsync_each_trial:
+            os.fdatasync(self._trials.fileno())
 
     def on_switch(self, switch: ContextSwitched) -> None:
         self.metadata["context_switches"].append(
@@ -90,7 +101,6 @@ class SessionRecorder:
         self.metadata.update(extra)
         self.metadata["status"] = status
         for f in (self._events, self._trials):
-            f.flush()
             os.fsync(f.fileno())
             f.close()
         write_json_atomic(self.dir / "session.json", self.metadata)

@@ -47,6 +47,7 @@ class SessionRequest:
     protocol_path: str = ""
     hardware_path: str = ""
     realtime: bool = False
+    fsync_each_trial: bool | None = None  # None: yes, unless on virtual time
 
 
 @dataclass
@@ -172,7 +173,11 @@ def run_session(
             "hardware": hardware.model_dump(mode="json"),
             "start_position": _position_json(planner.tracker.position),
             "start_label": planner.tracker.label,
+            "virtual_time": not request.realtime,
         },
+        fsync_each_trial=request.realtime
+        if request.fsync_each_trial is None
+        else request.fsync_each_trial,
     )
     recorder.attach(bus)
     for observe in observers:
