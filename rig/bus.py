@@ -34,6 +34,13 @@ class DeviceEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceEvents:
+    """The device events of one device cycle, in the device's order (one trial's)."""
+
+    events: tuple[DeviceEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SessionStarted:
     session_dir: str
     subject: str

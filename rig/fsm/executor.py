@@ -120,6 +120,8 @@ class ReferenceExecutor:
         self._held: dict[str, int] = {}
         self._pulse_ends: dict[str, int] = {}
         self._last_cycle = -1
+        # The same machine object is compiled once (the planner reuses equal trials' machines).
+        self._compiled: dict[int, tuple[StateMachine, tuple[_CompiledState, ...]]] = {}
 
     @property
     def idle(self) -> bool:
@@ -141,7 +143,12 @@ class ReferenceExecutor:
         """Queue a machine; it starts after the running trial, or when :meth:`start` is called."""
         if self._pending is not None:
             raise RuntimeError(f"trial {self._pending[0]} is already queued")
-        self._pending = (trial, compile_machine(machine))
+        compiled = self._compiled.get(id(machine))
+        if compiled is None or compiled[0] is not machine:
+            if len(self._compiled) > 64:
+                self._compiled.clear()
+            compiled = self._compiled[id(machine)] = (machine, compile_machine(machine))
+        self._pending = (trial, compiled[1])
         if not self.running:
             self._pending_at = None
 
@@ -156,11 +163,12 @@ class ReferenceExecutor:
     def next_deadline(self) -> int | None:
         if not self.running:
             return self._pending_at if self._pending is not None else None
-        deadlines = list(self._pulse_ends.values())
         st = self._states[self._state]
-        if st.timer is not None:
-            deadlines.append(self._entered + st.timer)
-        return min(deadlines) if deadlines else None
+        deadline = None if st.timer is None else self._entered + st.timer
+        for end in self._pulse_ends.values():
+            if deadline is None or end < deadline:
+                deadline = end
+        return deadline
 
     def tick(
         self, cycle: int, edges: tuple[tuple[str, int], ...] | list[tuple[str, int]]
@@ -185,7 +193,9 @@ class ReferenceExecutor:
                 out.append(Record("output", trial, cycle, channel, 0))
         st = self._states[self._state]
         target = -2
-        for channel, level in sorted(edges, key=lambda e: CHANNEL_ORDER[e[0]]):
+        if len(edges) > 1:
+            edges = sorted(edges, key=lambda e: CHANNEL_ORDER[e[0]])
+        for channel, level in edges:
             event = channel if level else f"{channel}_off"
             out.append(Record("input", trial, cycle, event))
             if target == -2:

@@ -42,6 +42,8 @@ class TrialPlanner:
         self.rng = rng
         self.tracker = ContextTracker(protocol, position)
         self.selector = TrialSelector(protocol.trial_selection, protocol.free_drop, rng)
+        # A machine depends only on these; the same trial variant is built once.
+        self._machines: dict[tuple[object, ...], tuple[StateMachine, str]] = {}
 
     def next_trial(self, trial: int) -> PlannedTrial:
         step = self.tracker.current
@@ -60,11 +62,15 @@ class TrialPlanner:
             free_drop=self.selector.free_drop_due(side),
             delay_s=delay,
         )
-        machine = build_trial(self.protocol, self.hardware, spec)
+        key = (spec.label, spec.stage, side, spec.free_drop, spec.delay_s)
+        if key not in self._machines:
+            machine = build_trial(self.protocol, self.hardware, spec)
+            self._machines[key] = (machine, machine.content_hash)
+        machine, sm_hash = self._machines[key]
         return PlannedTrial(
             spec,
             machine,
-            machine.content_hash,
+            sm_hash,
             self.protocol.contexts[step.context].modality,
             stimulus_for(self.protocol, step.context, side),
         )

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from rig.bus import Bus, ContextSwitched, DeviceEvent, TrialCompleted
+from rig.bus import Bus, ContextSwitched, DeviceEvent, DeviceEvents, TrialCompleted
 
 FORMAT_VERSION = 1
 
@@ -71,12 +71,12 @@ class SessionRecorder:
         self._trials: BinaryIO = (self.dir / "trials.jsonl").open("ab", buffering=0)
 
     def attach(self, bus: Bus) -> None:
-        bus.subscribe(DeviceEvent, self.on_event, critical=True)
+        bus.subscribe(DeviceEvents, self.on_events, critical=True)
         bus.subscribe(TrialCompleted, self.on_trial, critical=True)
         bus.subscribe(ContextSwitched, self.on_switch, critical=True)
 
-    def on_event(self, event: DeviceEvent) -> None:
-        self._events.write(event_line(event))
+    def on_events(self, batch: DeviceEvents) -> None:
+        self._events.write(b"".join(map(event_line, batch.events)))
 
     def on_trial(self, completed: TrialCompleted) -> None:
         if self.fsync_each_trial:

@@ -1,6 +1,7 @@
 """The session runner: one event loop that keeps the device one trial ahead.
 
-The runner queues trial 1, then reads the device's events and publishes them on the bus.
+The runner queues trial 1, then reads the device's events and publishes them on the bus,
+one :class:`rig.bus.DeviceEvents` per device cycle.
 When the running trial enters a state that decides its outcome (``RewardLeft``,
 ``TimeOut``, ``NoResponse``, ...), the runner tells the planner, which updates trial
 selection and the context tracker, and queues trial n+1 right away: the device starts it in
@@ -19,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.bus import Bus, ContextSwitched, DeviceEvent, TrialCompleted, TrialQueued
+from rig.bus import Bus, ContextSwitched, DeviceEvent, DeviceEvents, TrialCompleted, TrialQueued
 from rig.devices.base import Device
 from rig.session.planner import PlannedTrial, TrialPlanner
 from rig.task.builder import DECISIONS
@@ -79,6 +80,7 @@ class SessionRunner:
                 raise SessionError(
                     f"the device went quiet with trial(s) {sorted(self._in_flight)} unfinished"
                 )
+            self.bus.publish(DeviceEvents(tuple(events)))
             for event in events:
                 self._handle(event)
         return RunResult(
@@ -110,7 +112,6 @@ class SessionRunner:
         if flight is None:
             raise SessionError(f"event for trial {event.trial}, which is not running: {event}")
         flight.events.append(event)
-        self.bus.publish(event)
         if event.kind == "state" and event.name in DECISIONS and not flight.decided:
             flight.decided = True
             self._decide(flight, DECISIONS[event.name])

@@ -66,7 +66,11 @@ class VirtualDevice:
             )
             if deadline is None and (mouse_cycle is None or self.executor.idle):
                 return []
-            cycle = min(c for c in (deadline, mouse_cycle) if c is not None)
+            if mouse_cycle is None or (deadline is not None and deadline < mouse_cycle):
+                cycle = deadline
+            else:
+                cycle = mouse_cycle
+            assert cycle is not None
             edges: list[tuple[str, int]] = []
             if cycle == mouse_cycle:
                 levels = dict(self.mouse.act(cycle / CYCLES_PER_S))  # last change wins

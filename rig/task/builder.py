@@ -221,7 +221,8 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
     ]
     if "TimeOut" in responses.values():
         states.append(State(name="TimeOut", timer_s=ep.timeout_s, transitions={TUP: "StopLicking"}))
-    return StateMachine(name=f"trial{spec.trial}", states=tuple(states))
+    # Named after the variant, not the trial: equal trials get equal machines (and hashes).
+    return StateMachine(name=f"{spec.label}_{side}", states=tuple(states))
 
 
 def _responses(side: Side, s: Settings) -> dict[str, str]:

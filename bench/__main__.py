@@ -1,0 +1,28 @@
+"""Run every benchmark and write the figures to ``bench/out/<name>.json``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from bench import sim_speed
+
+BENCHMARKS = {"sim_speed": sim_speed.run}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    for name in names:
+        figures = BENCHMARKS[name]()
+        (out / f"{name}.json").write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"== {name}")
+        for key, value in figures.items():
+            print(f"  {key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
