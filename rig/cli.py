@@ -76,6 +76,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (NotImplementedError, ValueError) as exc:
         print(f"rig run: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the session files could not be written: the session stopped
+        print(f"rig run: cannot write the session's files: {exc}", file=sys.stderr)
+        return 1
     print(format_summary(str(outcome.session_dir), outcome.status, outcome.summary))
     return 0
 

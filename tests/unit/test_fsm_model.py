@@ -87,7 +87,7 @@ INVALID = {
 
 def test_events_are_input_onsets_offsets_and_tup():
     assert set(INPUT_EVENTS) == {e for ch in INPUT_CHANNELS for e in (ch, f"{ch}_off")}
-    assert EVENTS == (*INPUT_EVENTS, TUP)
+    assert (*INPUT_EVENTS, TUP) == EVENTS
     assert TUP == "Tup" and EXIT == "exit"
 
 
@@ -199,7 +199,14 @@ def test_content_hash_is_16_hex_digits_and_stable():
     assert a == b
     assert a.content_hash == b.content_hash
     assert re.fullmatch(r"[0-9a-f]{16}", a.content_hash)
+
+
+def test_machine_is_hashable_by_content_as_documented():
+    """The class docstring says "immutable, hashable by content"; frozen pydantic models get
+    a __hash__, but State.transitions is a dict, so hash() raises TypeError."""
+    a, b = simple(), simple()
     assert hash(a) == hash(b)
+    assert len({a, b}) == 1
 
 
 def test_content_hash_ignores_transition_order_and_int_float_spelling():
@@ -219,8 +226,10 @@ def test_content_hash_changes_with_name_timer_output_transition():
         ),
         "output_value": StateMachine(
             name=base.name,
-            states=(S("sample", 1.0, (Output(channel="pole_drop", value=2),), Tup="delay"),)
-            + tuple(states[1:]),
+            states=(
+                S("sample", 1.0, (Output(channel="pole_drop", value=2),), Tup="delay"),
+                *states[1:],
+            ),
         ),
         "output_pulse": StateMachine(
             name=base.name,
