@@ -85,7 +85,7 @@ def test_run_headless_session_with_progress_and_summary(root: Path, tmp_path: Pa
     assert "60/60 trials" in result.stderr
     assert "(completed)" in result.stdout and "trials   60:" in result.stdout
     sessions = list((tmp_path / "cli-mouse").iterdir())
-    trials = [p for p in sessions if p.is_dir()][0] / "trials.jsonl"
+    trials = next(p for p in sessions if p.is_dir()) / "trials.jsonl"
     assert len(trials.read_text().splitlines()) == 60
 
 

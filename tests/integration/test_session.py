@@ -73,7 +73,7 @@ def check_trial_against_events(
                 pulses.append((side, valve_on.pop(side), ev["t"]))
     trial_start = [e["t"] for e in events if e["kind"] == "trial_start"]
     assert record["t_start"] == trial_start[0]
-    assert record["t_end"] == [e["t"] for e in events if e["kind"] == "trial_end"][0]
+    assert record["t_end"] == next(e["t"] for e in events if e["kind"] == "trial_end")
     # epoch onsets: the last (uninterrupted) entry of each epoch's state
     assert record["t_sample"] == entries["SamplePeriod"][-1]
     if record["aborted"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from statistics import median
@@ -68,7 +69,7 @@ def test_licks_come_in_bouts_after_the_go_cue() -> None:
     intervals = []
     for seed in range(30):
         times = [t for t, _, level in _response_licks(seed) if level and t > 2.6]
-        intervals += [b - a for a, b in zip(times, times[1:], strict=False)]
+        intervals += [b - a for a, b in itertools.pairwise(times)]
     assert 0.11 < median(intervals) < 0.17  # about 7 licks a second
     latencies = [
         next(t for t, _, level in _response_licks(seed) if level and t > 2.6) - 2.6
