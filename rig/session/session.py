@@ -106,6 +106,24 @@ def perceived_mapping(protocol: Protocol, context: str) -> dict[str, str]:
     return mapping
 
 
+def preflight(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
+    """Problems that would stop the session later, found before it starts, with a fix hint."""
+    volumes = {"reward.volume_ul": protocol.reward.volume_ul}
+    if protocol.free_drop.enabled and protocol.free_drop.volume_ul is not None:
+        volumes["free_drop.volume_ul"] = protocol.free_drop.volume_ul
+    problems = []
+    for side in ("left", "right"):
+        for field, volume in volumes.items():
+            try:
+                hardware.valve(side).open_time_s(volume)
+            except ValueError as exc:
+                problems.append(
+                    f"valve_{side}: {exc} ({field} of protocol {protocol.name!r}); "
+                    f"recalibrate the valve or lower {field}"
+                )
+    return problems
+
+
 def valve_volumes(hardware: HardwareConfig) -> Callable[[str, float], float]:
     """``volume_ul(side, open_s)`` from the rig's valve calibration."""
 
@@ -143,6 +161,9 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
 def run_session(
     request: SessionRequest, observers: Sequence[Callable[[Bus], None]] = ()
 ) -> SessionOutcome:
+    problems = preflight(request.protocol, request.hardware)
+    if problems:
+        raise ValueError("pre-flight check failed:\n  " + "\n  ".join(problems))
     subject_dir = request.data_dir.expanduser() / request.subject
     rng = random.Random(request.seed)
     brain = load_or_create_mouse(
