@@ -227,22 +227,24 @@ class Protocol(Strict):
             raise located_errors(problems)
         return protocol
 
+    def step_primes(self) -> list[int]:
+        """Per step, how many times its context was left before (T1' is 1: one return)."""
+        left: dict[str, int] = {}
+        primes = []
+        previous: str | None = None
+        for step in self.curriculum:
+            if previous is not None and step.context != previous:
+                left[previous] = left.get(previous, 0) + 1
+            primes.append(left.get(step.context, 0))
+            previous = step.context
+        return primes
+
     def step_labels(self) -> list[str]:
         """Each step's label: its own, else the context name with a prime per return."""
-        seen: dict[str, int] = {}
-        labels: list[str] = []
-        for step in self.curriculum:
-            returns = seen.get(step.context, 0)
-            previous = labels[-1] if labels else None
-            if step.label is not None:
-                labels.append(step.label)
-            elif previous is not None and previous.rstrip("'") == step.context:
-                labels.append(previous)  # the same context, next stage: not a return
-                continue
-            else:
-                labels.append(step.context + "'" * returns)
-            seen[step.context] = returns + 1
-        return labels
+        return [
+            step.label if step.label is not None else step.context + "'" * prime
+            for step, prime in zip(self.curriculum, self.step_primes(), strict=True)
+        ]
 
 
 def _custom(error: Any) -> PydanticCustomError:

@@ -76,7 +76,7 @@ def last_position(subject_dir: Path, protocol_name: str) -> Position | None:
             continue
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
         if meta.get("protocol", {}).get("name") == protocol_name and "end_position" in meta:
-            return Position(**meta["end_position"])
+            return Position.from_json(meta["end_position"])
     return None
 
 
@@ -192,7 +192,7 @@ def run_session(
             "hardware_file": request.hardware_path,
             "protocol": request.protocol.model_dump(mode="json"),
             "hardware": hardware.model_dump(mode="json"),
-            "start_position": _position_json(planner.tracker.position),
+            "start_position": planner.tracker.position.to_json(),
             "start_label": planner.tracker.label,
             "virtual_time": not request.realtime,
         },
@@ -215,18 +215,10 @@ def run_session(
             status,
             {
                 "end_time": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                "end_position": _position_json(planner.tracker.position),
+                "end_position": planner.tracker.position.to_json(),
                 "summary": summary,
             },
         )
         subject_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(subject_dir / SIM_MOUSE_FILE, brain.to_json())
     return SessionOutcome(recorder.dir, status, summary)
-
-
-def _position_json(position: Position) -> dict[str, Any]:
-    return {
-        "step": position.step,
-        "trials_in_step": position.trials_in_step,
-        "completed": position.completed,
-    }

@@ -220,7 +220,7 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
         ),
     ]
     if "TimeOut" in responses.values():
-        states.append(State(name="TimeOut", timer_s=ep.timeout_s, transitions={TUP: "StopLicking"}))
+        states.append(State(name="TimeOut", timer_s=s.timeout_s, transitions={TUP: "StopLicking"}))
     # Named after the variant, not the trial: equal trials get equal machines (and hashes).
     return StateMachine(name=f"{spec.label}_{side}", states=tuple(states))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from rig.schema.protocol import CurriculumStep, Protocol
 from rig.task.spec import Outcome
@@ -35,12 +36,29 @@ class Position:
     step: int = 0
     trials_in_step: int = 0
     completed: bool = False
+    # the criterion's window: (hit, early lick) of the step's last responded trials, so a
+    # criterion over 100 trials can span sessions
+    recent: tuple[tuple[bool, bool], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "trials_in_step": self.trials_in_step,
+            "completed": self.completed,
+            "recent": [list(x) for x in self.recent],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Position:
+        recent = tuple((bool(hit), bool(early)) for hit, early in data.get("recent", ()))
+        return cls(data["step"], data["trials_in_step"], data["completed"], recent)
 
 
 class ContextTracker:
     def __init__(self, protocol: Protocol, position: Position | None = None) -> None:
         self.protocol = protocol
         self.labels = protocol.step_labels()
+        self.primes = protocol.step_primes()
         position = position or Position()
         if not 0 <= position.step < len(protocol.curriculum):
             raise ValueError(
@@ -49,7 +67,9 @@ class ContextTracker:
         self.step = position.step
         self.trials_in_step = position.trials_in_step
         self.completed = position.completed
-        self._window: deque[tuple[bool, bool]] = deque(maxlen=self.current.advance.window)
+        self._window: deque[tuple[bool, bool]] = deque(
+            position.recent, maxlen=self.current.advance.window
+        )
 
     @property
     def current(self) -> CurriculumStep:
@@ -62,11 +82,11 @@ class ContextTracker:
     @property
     def prime(self) -> int:
         """How many times this context was left before (0 the first time)."""
-        return self.label.count("'")
+        return self.primes[self.step]
 
     @property
     def position(self) -> Position:
-        return Position(self.step, self.trials_in_step, self.completed)
+        return Position(self.step, self.trials_in_step, self.completed, tuple(self._window))
 
     def percent_correct(self) -> float | None:
         if not self._window:

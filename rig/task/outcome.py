@@ -7,7 +7,9 @@ licks and the valve pulses it reports), never from what the host meant to happen
   ``no_response`` for ``NoResponse`` or an early-lick abort;
 - ``early_lick``: a lick onset while in the sample or delay epoch (or their early-lick
   states), whatever the policy; ``early_lick_count`` counts them;
-- ``first_lick``: the first lick onset at or after the go cue's onset;
+- ``first_lick``: the first lick onset after the device entered the go cue's state (a lick
+  in the very cycle the cue starts belongs, as on the device, to the state before);
+- ``response_side``: the side of the lick that made the device decide hit or error;
 - epoch onsets ``t_sample``/``t_delay``: the *last* entry of the epoch's state, the one
   that ran to its end; ``t_go``: entry of ``ResponseCue``.
 """
@@ -79,7 +81,8 @@ def summarize_trial(
         elif ev.kind == "trial_end":
             t_end = ev.t
         elif ev.kind == "state":
-            if cycle_lick is not None and cycle_lick[1] == ev.t and ev.name in DECISIONS:
+            decision = DECISIONS.get(ev.name)
+            if cycle_lick is not None and cycle_lick[1] == ev.t and decision in ("hit", "error"):
                 response_side = cycle_lick[0]  # the lick that caused the decision
             state = ev.name
             entries[state] = ev.t

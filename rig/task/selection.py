@@ -90,7 +90,5 @@ class TrialSelector:
         mine = [p for p in self.history if p.side == side][-rule.after_unrewarded :]
         if len(mine) < rule.after_unrewarded or any(p.outcome == "hit" for p in mine):
             return False
-        since = next(
-            (i for i, p in enumerate(reversed(self.history)) if p.free_drop), len(self.history)
-        )
-        return since > rule.min_trials_between
+        since = next((i for i, p in enumerate(reversed(self.history)) if p.free_drop), None)
+        return since is None or since > rule.min_trials_between
