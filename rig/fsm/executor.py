@@ -46,6 +46,7 @@ same table by the tests.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,14 +54,16 @@ from rig.fsm.model import EXIT, TUP, StateMachine
 from rig.schema.hardware import INPUT_CHANNELS
 
 CYCLE_S = 1e-4
+CYCLES_PER_S = 10_000
 CHANNEL_ORDER = {ch: i for i, ch in enumerate(INPUT_CHANNELS)}
 
 RecordKind = Literal["trial_start", "state", "input", "output", "trial_end"]
 
 
 def to_cycles(seconds: float) -> int:
-    """Seconds to whole cycles, rounded (as the Bpod's MATLAB host does), at least 1."""
-    return max(round(seconds / CYCLE_S), 1)
+    """Seconds to whole cycles, halves rounded up (as the Bpod's MATLAB host's
+    ``uint32(seconds * 10000)``), at least 1."""
+    return max(math.floor(seconds * CYCLES_PER_S + 0.5), 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,7 @@ class ReferenceExecutor:
         self._state = 0
         self._entered = 0
         self._trial_start = 0
-        self._held: dict[str, int] = {}
+        self._held: dict[str, tuple[int, float | None]] = {}  # channel -> (value, freq)
         self._pulse_ends: dict[str, int] = {}
         self._last_cycle = -1
         # The same machine object is compiled once (the planner reuses equal trials' machines).
@@ -221,7 +224,7 @@ class ReferenceExecutor:
 
     def _enter(self, index: int, cycle: int, out: list[Record]) -> None:
         new = self._states[index]
-        old_held, new_held = self._held, {ch: v for ch, v, _ in new.held}
+        old_held, new_held = self._held, {ch: (v, f) for ch, v, f in new.held}
         for ch in old_held:
             if ch not in new_held and ch not in self._pulse_ends:
                 out.append(Record("output", self.trial, cycle, ch, 0))
@@ -229,7 +232,7 @@ class ReferenceExecutor:
         self._state, self._entered = index, cycle
         out.append(Record("state", self.trial, cycle, new.name))
         for ch, value, freq in new.held:
-            if old_held.get(ch) != value:
+            if old_held.get(ch) != (value, freq):
                 out.append(Record("output", self.trial, cycle, ch, value, freq))
         for ch, value, freq, length in new.pulses:
             self._pulse_ends[ch] = cycle + length

@@ -22,7 +22,7 @@ import json
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rig.schema.hardware import INPUT_CHANNELS, OUTPUT_CHANNELS
 
@@ -32,8 +32,11 @@ INPUT_EVENTS = tuple(e for ch in INPUT_CHANNELS for e in (ch, f"{ch}_off"))
 EVENTS = (*INPUT_EVENTS, TUP)
 
 
-class StateMachineError(ValueError):
-    """A state machine that cannot run: every problem, one per line."""
+class StateMachineError(Exception):
+    """A state machine that cannot run: every problem, one per line.
+
+    Not a ``ValueError`` on purpose: pydantic would fold it into a ``ValidationError``.
+    """
 
 
 class Output(BaseModel):
@@ -53,9 +56,14 @@ class State(BaseModel):
     transitions: dict[str, str] = {}
     outputs: tuple[Output, ...] = ()
 
+    @field_validator("timer_s")
+    @classmethod
+    def _positive_zero(cls, value: float) -> float:
+        return value + 0.0  # -0.0 -> 0.0, so equal machines hash equal
+
 
 class StateMachine(BaseModel):
-    """One trial's state machine; immutable, hashable by content."""
+    """One trial's state machine; immutable, hashable by content (:attr:`content_hash`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -92,6 +100,12 @@ class StateMachine(BaseModel):
         problems += [f"state {n!r} is unreachable" for n in names if n not in reached]
         if EXIT not in reached:
             problems.append("no state leads to exit")
+        else:
+            problems += [
+                f"state {n!r} is a dead end: no transition leads from it to exit"
+                for n in names
+                if n in reached and EXIT not in self._reachable(n)
+            ]
         return problems
 
     def _reachable(self, start: str) -> set[str]:
@@ -104,6 +118,9 @@ class StateMachine(BaseModel):
                     seen.add(target)
                     todo.append(target)
         return seen
+
+    def __hash__(self) -> int:
+        return hash(self.content_hash)
 
     def state(self, name: str) -> State:
         for s in self.states:

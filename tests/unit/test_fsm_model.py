@@ -113,7 +113,7 @@ def test_every_input_event_and_output_channel_is_accepted():
 @pytest.mark.parametrize("case", sorted(INVALID))
 def test_invalid_machine_is_rejected_naming_the_problem(case):
     states, message = INVALID[case]
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(StateMachineError, match=re.escape(message)):
         StateMachine(states=states)
 
 
@@ -130,10 +130,17 @@ def test_several_problems_reported_one_per_line():
     assert "state 'a' is defined twice" in problems
     assert "state 'a': unknown event 'lick_middle'" in problems
     assert "state 'a': Tup goes to unknown state 'ghost'" in problems
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(StateMachineError) as info:
         StateMachine(states=states)
     for p in problems:
         assert p in str(info.value)
+
+
+def test_a_reachable_dead_end_is_rejected():
+    # "waiting" can be entered but has no way out: the trial would never end.
+    states = (S("a", lick_left="waiting", Tup=EXIT), S("waiting"))
+    with pytest.raises(StateMachineError, match="state 'waiting' is a dead end"):
+        StateMachine(states=states)
 
 
 def test_reachability_is_only_checked_when_names_are_sound():
