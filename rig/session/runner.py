@@ -17,14 +17,15 @@ the session after the running trial: no further trial is queued. A queued trial 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from rig.bus import Bus, ContextSwitched, DeviceEvent, DeviceEvents, TrialCompleted, TrialQueued
 from rig.devices.base import Device
 from rig.session.planner import PlannedTrial, TrialPlanner
 from rig.task.builder import DECISIONS
 from rig.task.outcome import early_lick_count, summarize_trial
+from rig.task.spec import Outcome
 
 
 class SessionError(RuntimeError):
@@ -55,7 +56,7 @@ class SessionRunner:
         *,
         max_trials: int,
         stop_when_curriculum_completed: bool = False,
-        volume_ul: Any,
+        volume_ul: Callable[[str, float], float],
     ) -> None:
         self.device = device
         self.planner = planner
@@ -118,7 +119,7 @@ class SessionRunner:
         elif event.kind == "trial_end":
             self._complete(flight, event)
 
-    def _decide(self, flight: _InFlight, outcome: Any) -> None:
+    def _decide(self, flight: _InFlight, outcome: Outcome) -> None:
         spec = flight.plan.spec
         advanced = self.planner.decided(spec, outcome, early_lick_count(flight.events) > 0)
         if advanced is not None:

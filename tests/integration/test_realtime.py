@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -58,3 +62,32 @@ def test_preflight_refuses_a_reward_the_valve_cannot_deliver(root: Path, tmp_pat
     with pytest.raises(ValueError, match=r"valve_left: 19.* recalibrate the valve or lower reward"):
         run_session(request)
     assert not (tmp_path / "data").exists()  # nothing was started
+
+
+@pytest.mark.realtime
+def test_sigint_ends_the_session_after_the_running_trial(root: Path, tmp_path: Path) -> None:
+    (tmp_path / "short.yaml").write_text(SHORT)
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    cmd = [sys.executable, "-m", "rig.cli", "run", "--protocol", str(tmp_path / "short.yaml")]
+    cmd += ["--subject", "s", "--trials", "100", "--data-dir", str(tmp_path), "--realtime"]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    trials: list[Path] = []
+    while time.monotonic() < deadline and not (trials and trials[0].read_text()):
+        time.sleep(0.05)  # waiting for a real process in real time
+        trials = list(tmp_path.glob("s/*/trials.jsonl"))
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    session = trials[0].parent
+    meta = json.loads((session / "session.json").read_text())
+    assert meta["status"] == "aborted"
+    records = [json.loads(x) for x in trials[0].read_text().splitlines()]
+    ends = [
+        e
+        for e in map(json.loads, (session / "events.jsonl").read_text().splitlines())
+        if e["kind"] == "trial_end"
+    ]
+    assert 1 <= len(records) < 100
+    assert len(records) == len(ends)  # every trial that ran was completed and recorded
+    assert b"(aborted)" in out
