@@ -64,11 +64,16 @@ class TrialCompleted:
 
 @dataclass(frozen=True, slots=True)
 class ContextSwitched:
+    """The curriculum moved on (a context or a stage), or its last step was completed."""
+
     trial: int  # the last trial of the old step
     from_label: str
     to_label: str
     trials_in_step: int
     reason: str
+    from_step: int = 0
+    to_step: int = 0
+    completed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from rig.sim.cohort import format_table, simulate_cohort
+    from rig.session.cohort import format_table, simulate_cohort
 
     protocol, hardware = _load_pair(args)
     result = simulate_cohort(

@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_left
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from rig.schema.base import CrossChecked, Strict
 from rig.schema.loader import located_errors
 
 INPUT_CHANNELS = ("lick_left", "lick_right", "frame_clock", "aux")
@@ -29,11 +30,8 @@ OUTPUT_CHANNELS = (
     "trial_ttl",
 )
 CHANNELS = INPUT_CHANNELS + OUTPUT_CHANNELS
-VALVE_FOR_SIDE = {"left": "valve_left", "right": "valve_right"}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+Valve = Literal["valve_left", "valve_right"]
+VALVE_FOR_SIDE: dict[str, Valve] = {"left": "valve_left", "right": "valve_right"}
 
 
 class CalibrationPoint(Strict):
@@ -101,30 +99,36 @@ class SimulatedMouse(Strict):
     shaped_strength: Annotated[float, Field(ge=0, le=1)] = 0.12
 
 
-class HardwareConfig(Strict):
+class HardwareConfig(CrossChecked):
     name: str
     description: str = ""
     device: Device = Device()
     channels: dict[str, str] = {name: name for name in CHANNELS}
-    valves: dict[Literal["valve_left", "valve_right"], ValveCalibration]
+    valves: dict[Valve, ValveCalibration]
     data_dir: Path = Path("~/rig-data")
     simulated_mouse: SimulatedMouse = SimulatedMouse()
 
-    @model_validator(mode="after")
-    def _known_channels(self) -> HardwareConfig:
-        problems = [
-            (f"channels.{name}", f"unknown channel (known: {', '.join(CHANNELS)})")
-            for name in self.channels
-            if name not in CHANNELS
-        ]
-        problems += [
-            (f"valves.{valve}", "a valve calibration is required for each side")
-            for valve in VALVE_FOR_SIDE.values()
-            if valve not in self.valves
-        ]
-        if problems:
-            raise located_errors(problems)
-        return self
+    @classmethod
+    def raw_problems(cls, data: dict[str, Any]) -> list[tuple[str, str]]:
+        channels, valves = data.get("channels", {}), data.get("valves", {})
+        problems = []
+        if isinstance(channels, dict):
+            problems += [
+                (f"channels.{name}", f"unknown channel (known: {', '.join(CHANNELS)})")
+                for name in channels
+                if name not in CHANNELS
+            ]
+        if isinstance(valves, dict):
+            problems += [
+                ("valves", f"a calibration of {valve} is required")
+                for valve in VALVE_FOR_SIDE.values()
+                if valve not in valves
+            ]
+        return problems
+
+    def delivered_ul(self, side: str, open_s: float) -> float:
+        """The volume one opening of ``open_s`` delivers on ``side``, by the calibration."""
+        return self.valve(side).volume_ul(open_s)
 
     def valve(self, side: str) -> ValveCalibration:
-        return self.valves[VALVE_FOR_SIDE[side]]  # type: ignore[index]
+        return self.valves[VALVE_FOR_SIDE[side]]

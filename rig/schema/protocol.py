@@ -13,26 +13,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ModelWrapValidatorHandler,
-    ValidationError,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import Field, model_validator
 
+from rig.schema.base import CrossChecked, Strict
 from rig.schema.loader import located_errors
 
 Side = Literal["left", "right"]
 Seconds = Annotated[float, Field(ge=0)]
 PositiveSeconds = Annotated[float, Field(gt=0)]
 Percent = Annotated[float, Field(ge=0, le=100)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class GoCue(Strict):
@@ -184,7 +173,7 @@ class CurriculumStep(Strict):
     advance: SwitchRule = SwitchRule()
 
 
-class Protocol(Strict):
+class Protocol(CrossChecked):
     """A whole protocol file."""
 
     name: str
@@ -200,32 +189,9 @@ class Protocol(Strict):
     stages: dict[str, Stage] = {}
     curriculum: list[CurriculumStep] = Field(min_length=1)
 
-    @model_validator(mode="wrap")
     @classmethod
-    def _references_exist(cls, data: Any, handler: ModelWrapValidatorHandler[Protocol]) -> Protocol:
-        # Checked on the raw data, so a missing context is reported even when other fields
-        # of the file are wrong too (an "after" validator would not run then).
-        problems = _reference_problems(data)
-        try:
-            protocol = handler(data)
-        except ValidationError as exc:
-            if not problems:
-                raise
-            errors: list[Any] = [
-                {"type": e["type"], "loc": e["loc"], "input": e["input"], "ctx": e.get("ctx", {})}
-                for e in exc.errors()
-                if e["type"] not in ("located", "located_many")
-            ]
-            errors += [  # custom errors keep their own message
-                {"type": _custom(e), "loc": e["loc"], "input": e["input"]}
-                for e in exc.errors()
-                if e["type"] in ("located", "located_many")
-            ]
-            errors.append({"type": located_errors(problems), "loc": (), "input": data})
-            raise ValidationError.from_exception_data(cls.__name__, errors) from None
-        if problems:
-            raise located_errors(problems)
-        return protocol
+    def raw_problems(cls, data: dict[str, Any]) -> list[tuple[str, str]]:
+        return _reference_problems(data)
 
     def step_primes(self) -> list[int]:
         """Per step, how many times its context was left before (T1' is 1: one return)."""
@@ -239,6 +205,14 @@ class Protocol(Strict):
             previous = step.context
         return primes
 
+    def step_names(self) -> list[str]:
+        """Unique names for the steps: the label, with the stage where labels repeat."""
+        labels = self.step_labels()
+        return [
+            f"{label}/{step.stage}" if labels.count(label) > 1 and step.stage else label
+            for label, step in zip(labels, self.curriculum, strict=True)
+        ]
+
     def step_labels(self) -> list[str]:
         """Each step's label: its own, else the context name with a prime per return."""
         return [
@@ -247,13 +221,9 @@ class Protocol(Strict):
         ]
 
 
-def _custom(error: Any) -> PydanticCustomError:
-    return PydanticCustomError(error["type"], "{message}", error.get("ctx", {}))
-
-
-def _reference_problems(data: Any) -> list[tuple[str, str]]:
+def _reference_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     """Curriculum steps that name a context or stage the file does not define."""
-    if not isinstance(data, dict) or not isinstance(data.get("curriculum"), list):
+    if not isinstance(data.get("curriculum"), list):
         return []
     defined = {
         kind: set(data[kind]) if isinstance(data.get(kind), dict) else set()

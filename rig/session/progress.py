@@ -53,10 +53,13 @@ class ProgressBar:
 
     def on_switch(self, event: ContextSwitched) -> None:
         end = "\n" if self._tty else ""
-        if event.from_label == event.to_label:
-            text = f"curriculum completed in {event.from_label} ({event.reason})"
+        if event.completed:
+            text = f"curriculum completed in {event.from_label}"
         else:
-            text = f"context {event.from_label} -> {event.to_label} after trial {event.trial}"
+            text = (
+                f"curriculum step {event.from_step + 1} ({event.from_label}) -> "
+                f"{event.to_step + 1} ({event.to_label}) after trial {event.trial}"
+            )
         self.stream.write(f"{end}{text} [{event.trials_in_step} trials, {event.reason}]\n")
 
 

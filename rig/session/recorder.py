@@ -91,6 +91,9 @@ class SessionRecorder:
                 "after_trial": switch.trial,
                 "from": switch.from_label,
                 "to": switch.to_label,
+                "from_step": switch.from_step,
+                "to_step": switch.to_step,
+                "completed": switch.completed,
                 "trials_in_step": switch.trials_in_step,
                 "reason": switch.reason,
             }

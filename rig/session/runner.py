@@ -130,6 +130,9 @@ class SessionRunner:
                     advanced.to_label,
                     advanced.trials_in_step,
                     advanced.reason,
+                    advanced.from_step,
+                    advanced.to_step,
+                    advanced.completed,
                 )
             )
         self._queue_next()

@@ -4,7 +4,7 @@
 config, finds where the subject stands in the curriculum (from its last session of the
 same protocol), runs the trials and writes the summary. On the simulated rig the subject's
 simulated mouse is loaded from, and saved back to, ``<data_dir>/<subject>/sim_mouse.json``
-so it keeps what it learned from one session to the next.
+(:mod:`rig.sim.subject`) so it keeps what it learned from one session to the next.
 """
 
 from __future__ import annotations
@@ -27,13 +27,9 @@ from rig.schema.protocol import Protocol
 from rig.session.planner import TrialPlanner
 from rig.session.recorder import SessionRecorder, write_json_atomic
 from rig.session.runner import SessionRunner
-from rig.sim.brain import Brain
-from rig.sim.device import VirtualDevice
-from rig.sim.mouse import Mouse
+from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse, simulated_device
 from rig.task.context import Position
 from rig.task.stats import RollingStats
-
-SIM_MOUSE_FILE = "sim_mouse.json"
 
 
 @dataclass(frozen=True)
@@ -81,32 +77,6 @@ def last_position(subject_dir: Path, protocol_name: str) -> Position | None:
     return None
 
 
-def load_or_create_mouse(subject_dir: Path, request: SessionRequest, rng: random.Random) -> Brain:
-    path = subject_dir / SIM_MOUSE_FILE
-    if path.exists():
-        return Brain.from_json(json.loads(path.read_text(encoding="utf-8")))
-    return new_brain(request.protocol, request.hardware, rng)
-
-
-def new_brain(protocol: Protocol, hardware: HardwareConfig, rng: random.Random) -> Brain:
-    """A new simulated mouse: naive, or shaped on the curriculum's first context."""
-    sim = hardware.simulated_mouse
-    shaped = perceived_mapping(protocol, protocol.curriculum[0].context)
-    return Brain.new(rng, shaped if sim.start == "shaped" else None, sim.shaped_strength)
-
-
-def perceived_mapping(protocol: Protocol, context: str) -> dict[str, str]:
-    """A context's mapping as the simulated mouse perceives it: ``pole100 -> right``."""
-    stimuli = protocol.stimuli
-    mapping: dict[str, str] = {}
-    for stimulus, side in protocol.contexts[context].mapping.items():
-        if stimulus in stimuli.pole_positions:
-            mapping[f"pole{stimuli.pole_positions[stimulus]}"] = side
-        else:
-            mapping[f"tone{round(stimuli.tone_hz[stimulus])}"] = side  # type: ignore[index]
-    return mapping
-
-
 def preflight(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
     """Problems that would stop the session later, found before it starts, with a fix hint."""
     volumes = {"reward.volume_ul": protocol.reward.volume_ul}
@@ -123,27 +93,6 @@ def preflight(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
                     f"recalibrate the valve or lower {field}"
                 )
     return problems
-
-
-def valve_volumes(hardware: HardwareConfig) -> Callable[[str, float], float]:
-    """``volume_ul(side, open_s)`` from the rig's valve calibration."""
-
-    def volume_ul(side: str, open_s: float) -> float:
-        return hardware.valve(side).volume_ul(open_s)
-
-    return volume_ul
-
-
-def simulated_device(
-    hardware: HardwareConfig, brain: Brain, rng: random.Random, *, realtime: bool = False
-) -> VirtualDevice:
-    if hardware.device.kind != "sim":
-        raise NotImplementedError(
-            f"device kind {hardware.device.kind!r} ({hardware.device.url}) is not supported yet; "
-            "only the simulated rig (kind: sim) runs in this version"
-        )
-    mouse = Mouse(brain, random.Random(rng.random()))
-    return VirtualDevice(mouse, valve_volumes(hardware), realtime=realtime)
 
 
 @contextmanager
@@ -173,13 +122,16 @@ def run_session(
         raise ValueError("pre-flight check failed:\n  " + "\n  ".join(problems))
     subject_dir = request.data_dir.expanduser() / request.subject
     rng = random.Random(request.seed)
+    hardware = request.hardware
     brain = load_or_create_mouse(
-        subject_dir, request, random.Random(f"{request.subject}/{request.seed}")
+        subject_dir / SIM_MOUSE_FILE,
+        request.protocol,
+        hardware,
+        random.Random(f"{request.subject}/{request.seed}"),
     )
     position = last_position(subject_dir, request.protocol.name)
     planner = TrialPlanner(request.protocol, request.hardware, rng, position)
-    hardware = request.hardware
-    volume_ul = valve_volumes(hardware)
+    volume_ul = hardware.delivered_ul
     device = simulated_device(hardware, brain, rng, realtime=request.realtime)
     bus = Bus()
     stats = RollingStats()

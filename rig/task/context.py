@@ -27,6 +27,7 @@ class StepAdvanced:
     to_label: str
     trials_in_step: int
     reason: str  # "criterion", "trials", or the operator's reason
+    completed: bool = False  # the last step's rule was met: the curriculum is done
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ class ContextTracker:
             if not self.completed:
                 self.completed = True
                 return StepAdvanced(
-                    self.step, self.step, self.label, self.label, self.trials_in_step, reason
+                    self.step, self.step, self.label, self.label, self.trials_in_step, reason, True
                 )
             return None
         if target < 0:

@@ -33,7 +33,7 @@ def test_rig_never_imports_qt(root: Path) -> None:
 
 def test_importing_the_controller_loads_no_qt(root: Path) -> None:
     code = (
-        "import sys, rig.cli, rig.session.session, rig.sim.cohort;"
+        "import sys, rig.cli, rig.session.session, rig.session.cohort;"
         f"print([m for m in sys.modules if m.split('.')[0] in {QT_MODULES!r}])"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)

@@ -14,13 +14,8 @@ from rig.schema import HardwareConfig, Protocol, load_model
 from rig.session.planner import TrialPlanner
 from rig.session.recorder import SessionRecorder
 from rig.session.runner import SessionError, SessionRunner
-from rig.session.session import (
-    SessionRequest,
-    new_brain,
-    run_session,
-    simulated_device,
-    valve_volumes,
-)
+from rig.session.session import SessionRequest, run_session
+from rig.sim.subject import new_brain, simulated_device
 
 
 def _setup(root: Path, seed: int = 0) -> tuple[Protocol, HardwareConfig, TrialPlanner, Any]:
@@ -41,7 +36,7 @@ def test_next_trial_is_queued_before_the_current_one_ends(root: Path) -> None:
         DeviceEvents,
         lambda b: log.extend(("end", e.trial) for e in b.events if e.kind == "trial_end"),
     )
-    runner = SessionRunner(device, planner, bus, max_trials=20, volume_ul=valve_volumes(hardware))
+    runner = SessionRunner(device, planner, bus, max_trials=20, volume_ul=hardware.delivered_ul)
     result = runner.run()
     assert result.trials_completed == 20
     for n in range(1, 20):
@@ -52,7 +47,7 @@ def test_next_trial_is_queued_before_the_current_one_ends(root: Path) -> None:
 def test_stop_request_ends_the_session_after_the_queued_trial(root: Path) -> None:
     _, hardware, planner, device = _setup(root)
     bus = Bus()
-    runner = SessionRunner(device, planner, bus, max_trials=100, volume_ul=valve_volumes(hardware))
+    runner = SessionRunner(device, planner, bus, max_trials=100, volume_ul=hardware.delivered_ul)
     completed: list[int] = []
 
     def on_trial(event: TrialCompleted) -> None:
@@ -100,7 +95,7 @@ def test_device_going_quiet_mid_trial_is_an_error(root: Path) -> None:
             return []
 
     runner = SessionRunner(
-        QuietDevice(), planner, Bus(), max_trials=3, volume_ul=valve_volumes(hardware)
+        QuietDevice(), planner, Bus(), max_trials=3, volume_ul=hardware.delivered_ul
     )  # type: ignore[arg-type]
     with pytest.raises(SessionError, match=r"went quiet with trial\(s\) \[1\]"):
         runner.run()

@@ -3,8 +3,9 @@
 Each mouse is a fresh simulated subject (seeded from the cohort's seed and its index)
 that runs daily sessions of ``trials_per_session`` trials on virtual time, continuing in
 the curriculum where the last session stopped, until the curriculum is completed or
-``max_sessions`` have run. The result is, per curriculum step label, the trials each mouse
-needed to reach the step's criterion (None where it never did).
+``max_sessions`` have run. The result is, per curriculum step (named by its label, and
+its stage where labels repeat, as in the shaping ladder), the trials each mouse needed to
+meet the step's rule (None where it never did).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
 from rig.session.planner import TrialPlanner
 from rig.session.runner import SessionRunner
-from rig.session.session import new_brain, simulated_device, valve_volumes
+from rig.sim.subject import new_brain, simulated_device
 
 
 def simulate_mouse(
@@ -30,19 +31,18 @@ def simulate_mouse(
     trials_per_session: int,
     max_sessions: int,
 ) -> dict[str, int | None]:
-    """Trials to criterion per step label for one simulated mouse."""
-    labels = protocol.step_labels()
-    reached: dict[str, int | None] = dict.fromkeys(labels)
+    """Trials to criterion per curriculum step (by :meth:`Protocol.step_names`) for one mouse."""
+    names = protocol.step_names()
+    reached: dict[str, int | None] = dict.fromkeys(names)
     brain = new_brain(protocol, hardware, random.Random(f"{seed}/brain"))
     position = None
-    volumes = valve_volumes(hardware)
     for day in range(max_sessions):
         rng = random.Random(f"{seed}/day{day}")
         bus = Bus()
 
         def on_switch(event: ContextSwitched) -> None:
             if event.reason in ("criterion", "trials"):
-                reached[event.from_label] = event.trials_in_step
+                reached[names[event.from_step]] = event.trials_in_step
 
         bus.subscribe(ContextSwitched, on_switch, critical=True)
         planner = TrialPlanner(protocol, hardware, rng, position)
@@ -53,7 +53,7 @@ def simulate_mouse(
             bus,
             max_trials=trials_per_session,
             stop_when_curriculum_completed=True,
-            volume_ul=volumes,
+            volume_ul=hardware.delivered_ul,
         )
         if runner.run().curriculum_completed:
             break
@@ -85,19 +85,20 @@ def simulate_cohort(
             results = list(pool.map(_one, jobs))
     else:
         results = [_one(job) for job in jobs]
-    labels = protocol.step_labels()
+    names = protocol.step_names()
     return {
-        "contexts": labels,
-        "trials_to_criterion": {label: [r[label] for r in results] for label in labels},
+        "contexts": names,
+        "trials_to_criterion": {name: [r[name] for r in results] for name in names},
     }
 
 
 def format_table(result: dict[str, Any]) -> str:
-    lines = [f"{'context':<8} {'median':>7}  trials to criterion per mouse (- = never)"]
-    for label in result["contexts"]:
-        values = result["trials_to_criterion"][label]
+    width = max(8, *(len(name) for name in result["contexts"]))
+    lines = [f"{'step':<{width}} {'median':>7}  trials to criterion per mouse (- = never)"]
+    for name in result["contexts"]:
+        values = result["trials_to_criterion"][name]
         reached = [v for v in values if v is not None]
         med = f"{median(reached):7.0f}" if reached else "      -"
         cells = " ".join("-" if v is None else str(v) for v in values)
-        lines.append(f"{label:<8} {med}  {cells}")
+        lines.append(f"{name:<{width}} {med}  {cells}")
     return "\n".join(lines)
