@@ -19,12 +19,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[gui,scope,dev]'
 	touch $(STAMP)
 
-# Qt's system libraries; only as root on a Debian/Ubuntu machine, only when missing.
+# Qt's system libraries (and python3-venv where Python lacks venv); only as root on a
+# Debian/Ubuntu machine, only when missing.
 system-deps:
 	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 	  missing=""; for p in $(QT_LIBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	  if [ -n "$$missing" ]; then \
-	    echo "installing Qt system libraries:$$missing"; \
+	    echo "installing system packages:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  fi; \
 	else echo "not root or no apt-get: skipping Qt system libraries"; fi

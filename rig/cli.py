@@ -1,4 +1,4 @@
-"""The ``rig`` command.
+"""rig: the controller of a behavioural rig for the delayed directional-licking task.
 
 rig validate FILE...            check protocols and hardware configs (exit 1 on problems)
 rig schema protocol|hardware    print the JSON Schema (for editors' YAML completion)
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,17 +56,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rig.session.progress import ProgressBar, format_summary
+    from rig.session.runner import SessionError
     from rig.session.session import SessionRequest, run_session
 
     protocol, hardware = _load_pair(args)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     request = SessionRequest(
         protocol=protocol,
         hardware=hardware,
         subject=args.subject,
         trials=args.trials,
-        seed=args.seed,
+        seed=seed,
         data_dir=Path(args.data_dir) if args.data_dir else hardware.data_dir,
         operator=args.operator,
+        weight_g=args.weight_g,
+        notes=args.notes,
         protocol_path=args.protocol,
         hardware_path=args.rig,
         realtime=args.realtime,
@@ -79,7 +84,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:  # the session files could not be written: the session stopped
         print(f"rig run: cannot write the session's files: {exc}", file=sys.stderr)
         return 1
+    except SessionError as exc:
+        print(f"rig run: the session stopped: {exc}", file=sys.stderr)
+        return 1
     print(format_summary(str(outcome.session_dir), outcome.status, outcome.summary))
+    print(f"seed     {seed} (the same --seed reruns this simulated session)")
     return 0
 
 
@@ -117,9 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", required=True)
     p.add_argument("--subject", required=True)
     p.add_argument("--trials", type=int, default=500)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="default: a fresh one, recorded")
     p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
     p.add_argument("--operator", default="")
+    p.add_argument("--weight-g", type=float, default=None, help="the subject's weight today")
+    p.add_argument("--notes", default="")
     p.add_argument("--realtime", action="store_true", help="pace the simulated rig to the clock")
     p.set_defaults(func=cmd_run)
 

@@ -7,8 +7,9 @@ next cycle at which something will happen if no input arrives. Between deadlines
 edges nothing changes, so a 10 s trial takes a few dozen calls, not 100,000.
 
 Timing semantics. These follow the Bpod State Machine firmware (``reference/
-bpod-serial-protocol.md`` section 4.2); the Bpod and lick-port executors are held to the
-same table by the tests.
+bpod-serial-protocol.md`` section 4.2). The table is the contract: the Bpod and lick-port
+executors (later issues) are to be held to it by the same tests
+(``tests/unit/test_executor.py`` names each test after its row).
 
 ====  ==========================  ==========================================================
  #    question                    rule

@@ -11,8 +11,9 @@ autolearn and free drops need it). The host never waits to pace a trial.
 When a trial exits, its record is built from its own device events and published as
 :class:`rig.bus.TrialCompleted`.
 
-Lifecycle: ``run()`` once. ``request_stop()`` (any time, from a signal handler too) ends
-the session after the running trial: no further trial is queued. A queued trial always runs.
+Lifecycle: ``run()`` once. ``request_stop()`` (any time, from a signal handler too) stops
+queueing: the running trial, and the next one if it is already on the device (it was
+queued when the running trial's outcome was decided), run to their end; nothing after.
 """
 
 from __future__ import annotations

@@ -44,6 +44,8 @@ class SessionRequest:
     protocol_path: str = ""
     hardware_path: str = ""
     realtime: bool = False
+    weight_g: float | None = None
+    notes: str = ""
     fsync_each_trial: bool | None = None  # None: yes, unless on virtual time
 
 
@@ -59,7 +61,7 @@ def new_session_dir(subject_dir: Path, now: dt.datetime) -> Path:
     candidate, n = subject_dir / base, 1
     while candidate.exists():
         n += 1
-        candidate = subject_dir / f"{base}-{n}"
+        candidate = subject_dir / f"{base}-{n:03d}"  # sorts in order with the first
     return candidate
 
 
@@ -97,7 +99,7 @@ def preflight(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
 
 @contextmanager
 def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGINT/SIGTERM end the session after the running trial, not in the middle of it.
+    """SIGINT/SIGTERM stop the session between trials (see ``SessionRunner.request_stop``).
 
     Only the main thread can install signal handlers; elsewhere this does nothing.
     """
@@ -146,6 +148,8 @@ def run_session(
             "device": hardware.device.model_dump(mode="json"),
             "software_version": rig.__version__,
             "seed": request.seed,
+            "weight_g": request.weight_g,
+            "notes": request.notes,
             "start_time": started.isoformat(timespec="seconds"),
             "protocol_file": request.protocol_path,
             "hardware_file": request.hardware_path,

@@ -84,16 +84,23 @@ def stimulus_for(protocol: Protocol, context: str, side: Side) -> str:
 
 
 def stimulus_outputs(
-    protocol: Protocol, context: str, side: Side, sample_s: float
-) -> tuple[Output, ...]:
+    protocol: Protocol, context: str, side: Side
+) -> tuple[tuple[Output, ...], tuple[Output, ...]]:
+    """(held from the trial's start, held during the sample).
+
+    Tactile: the pole's position is set from the trial's start, so the actuator has the
+    pre-sample epoch to move; the pole drops for the sample. Auditory: the tone plays for
+    the sample.
+    """
     ctx = protocol.contexts[context]
     stimulus = stimulus_for(protocol, context, side)
     if ctx.modality == "tactile":
         assert stimulus in POLE_POSITIONS
         position = protocol.stimuli.pole_positions[stimulus]  # type: ignore[index]
-        return (Output(channel="pole_position", value=position), Output(channel="pole_drop"))
+        setup = (Output(channel="pole_position", value=position),)
+        return setup, (*setup, Output(channel="pole_drop"))
     freq = protocol.stimuli.tone_hz[stimulus]  # type: ignore[index]
-    return (Output(channel=f"sample_tone_{stimulus}", freq_hz=freq),)
+    return (), (Output(channel=f"sample_tone_{stimulus}", freq_hz=freq),)
 
 
 def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -> StateMachine:
@@ -101,7 +108,7 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
     s = settings_for(protocol, spec.stage)
     ep = protocol.epochs
     side = spec.instructed
-    stim = stimulus_outputs(protocol, spec.context, side, s.sample_s)
+    setup, stim = stimulus_outputs(protocol, spec.context, side)
     reward_open = hardware.valve(side).open_time_s(protocol.reward.volume_ul)
     enforce = {
         e: s.early_lick_policy != "ignore" and e in s.early_lick_epochs for e in ("sample", "delay")
@@ -120,9 +127,14 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
             name="TrigTrialStart",
             timer_s=ep.trial_start_ttl_s,
             transitions={TUP: "PreSamplePeriod"},
-            outputs=(Output(channel="trial_ttl", duration_s=ep.trial_start_ttl_s),),
+            outputs=(Output(channel="trial_ttl", duration_s=ep.trial_start_ttl_s), *setup),
         ),
-        State(name="PreSamplePeriod", timer_s=ep.pre_sample_s, transitions={TUP: "SamplePeriod"}),
+        State(
+            name="PreSamplePeriod",
+            timer_s=ep.pre_sample_s,
+            transitions={TUP: "SamplePeriod"},
+            outputs=setup,
+        ),
         State(
             name="SamplePeriod",
             timer_s=s.sample_s,

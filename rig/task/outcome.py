@@ -1,7 +1,8 @@
 """Outcome classification: one trial's device events -> its record in ``trials.jsonl``.
 
-Everything in the record is derived from the device's own events (the state entries, the
-licks and the valve pulses it reports), never from what the host meant to happen:
+What happened is derived from the device's own events (the state entries, the licks and
+the valve pulses it reports), never from what the host meant to happen; what was asked
+for (context, instructed side, stimulus, free drop, delay) comes from the trial's plan:
 
 - ``outcome``: ``hit`` if a reward state was entered, ``error`` for ``TimeOut``,
   ``no_response`` for ``NoResponse`` or an early-lick abort;

@@ -169,9 +169,9 @@ def test_every_trial_builds_a_valid_machine_with_the_mission_states(
     assert timer["StopLickingReturn"] == pytest.approx(ep.stop_licking_return_s)
     assert timer["NoResponse"] == pytest.approx(ep.no_response_s)
 
-    # The trial-start TTL.
-    assert machine.state("TrigTrialStart").outputs == (
-        Output(channel="trial_ttl", duration_s=ep.trial_start_ttl_s),
+    # The trial-start TTL (and, on tactile contexts, the pole's position from the start).
+    assert machine.state("TrigTrialStart").outputs[0] == Output(
+        channel="trial_ttl", duration_s=ep.trial_start_ttl_s
     )
 
     # The go cue: 3.7 kHz for 0.1 s, a pulse from the onset of ResponseCue.
@@ -285,12 +285,17 @@ def test_sample_holds_the_context_stimulus(
                 freq_hz=protocol.stimuli.tone_hz[stimulus],  # type: ignore[index]
             ),
         )
-    # The stimulus is only on in the sample (and its early-lick restart state).
+    # The stimulus is only on in the sample (and its early-lick restart state); the pole
+    # moves to its position from the trial's start so that it is there at the sample.
+    before_sample = ("TrigTrialStart", "PreSamplePeriod")
     for st in machine.states:
+        channels = {o.channel for o in st.outputs}
+        if st.name in before_sample and ctx.modality == "tactile":
+            assert ("pole_position", position) in {(o.channel, o.value) for o in st.outputs}
+        if st.name not in ("SamplePeriod", "EarlyLickSample", *before_sample):
+            assert "pole_position" not in channels
         if st.name not in ("SamplePeriod", "EarlyLickSample"):
-            channels = {o.channel for o in st.outputs}
-            assert not channels & {"pole_drop", "pole_position", "sample_tone_high"}
-            assert "sample_tone_low" not in channels
+            assert not channels & {"pole_drop", "sample_tone_high", "sample_tone_low"}
 
 
 def test_tactile_contexts_map_pole_positions_to_sides(
