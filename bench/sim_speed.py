@@ -8,6 +8,8 @@
   validate the state machine), its content hash, and the executor's compile step; median
   and p99 over 2,000 trials of the continual-learning protocol. (In a session the planner
   reuses the machine of an identical earlier trial, so most trials cost far less.)
+- ``rig simulate`` of 10 mice through the continual-learning curriculum in one process:
+  wall seconds and simulated trials per second.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from rig.fsm.executor import compile_machine
 from rig.schema import HardwareConfig, Protocol, load_model
+from rig.session.cohort import simulate_cohort
 from rig.session.planner import TrialPlanner
 from rig.session.session import SessionRequest, run_session
 from rig.task.builder import build_trial
@@ -67,6 +70,21 @@ def _build_times() -> list[float]:
     return times
 
 
+def _cohort() -> dict[str, Any]:
+    """``rig simulate`` of 10 mice over the continual-learning curriculum, one process."""
+    protocol = load_model(ROOT / "protocols/continual_learning.yaml", Protocol)
+    hardware = load_model(ROOT / "hardware_configs/sim.yaml", HardwareConfig)
+    start = time.perf_counter()
+    result = simulate_cohort(protocol, hardware, mice=10, seed=1, workers=1)
+    wall = time.perf_counter() - start
+    trials = sum(v for values in result["trials_to_criterion"].values() for v in values if v)
+    return {
+        "wall_s": round(wall, 2),
+        "trials_to_criterion_total": trials,
+        "trials_per_s": round(trials / wall),
+    }
+
+
 def run() -> dict[str, Any]:
     figures: dict[str, Any] = {"trials": TRIALS, "repeats": REPEATS}
     for fsync in (False, True):
@@ -81,6 +99,7 @@ def run() -> dict[str, Any]:
             "speed_ratio_median": round(statistics.median(ratios)),
             "speed_ratio_min": round(min(ratios)),
         }
+    figures["simulate_10_mice_continual_learning"] = _cohort()
     build = _build_times()
     figures["build_compile_per_trial_us"] = {
         "median": round(statistics.median(build) * 1e6, 1),
