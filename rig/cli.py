@@ -11,6 +11,7 @@ rig simulate --curriculum P --mice N --seed S [--json]
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import random
 import sys
@@ -75,6 +76,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         hardware_path=args.rig,
         realtime=args.realtime,
     )
+    for warning in hardware.stale_calibrations(dt.date.today()):
+        print(f"rig run: warning: {warning}", file=sys.stderr)
     bar = ProgressBar(args.trials)
     try:
         outcome = run_session(request, [bar.attach])

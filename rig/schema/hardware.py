@@ -106,6 +106,7 @@ class HardwareConfig(CrossChecked):
     channels: dict[str, str] = {name: name for name in CHANNELS}
     valves: dict[Valve, ValveCalibration]
     data_dir: Path = Path("~/rig-data")
+    calibration_max_age_days: Annotated[int, Field(ge=1)] = 30
     simulated_mouse: SimulatedMouse = SimulatedMouse()
 
     @classmethod
@@ -125,6 +126,15 @@ class HardwareConfig(CrossChecked):
                 if valve not in valves
             ]
         return problems
+
+    def stale_calibrations(self, today: dt.date) -> list[str]:
+        """A warning per valve whose calibration is older than ``calibration_max_age_days``."""
+        return [
+            f"{valve} was calibrated {(today - cal.date).days} days ago ({cal.date}); "
+            f"recalibrate it (limit: {self.calibration_max_age_days} days)"
+            for valve, cal in sorted(self.valves.items())
+            if (today - cal.date).days > self.calibration_max_age_days
+        ]
 
     def delivered_ul(self, side: str, open_s: float) -> float:
         """The volume one opening of ``open_s`` delivers on ``side``, by the calibration."""

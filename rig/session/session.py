@@ -149,6 +149,7 @@ def run_session(
             "software_version": rig.__version__,
             "seed": request.seed,
             "weight_g": request.weight_g,
+            "warnings": hardware.stale_calibrations(started.date()),
             "notes": request.notes,
             "start_time": started.isoformat(timespec="seconds"),
             "protocol_file": request.protocol_path,

@@ -72,3 +72,13 @@ def test_the_simulated_rig_delivers_what_the_protocol_asks(root: Path) -> None:
     for side in ("left", "right"):
         open_s = hw.valve(side).open_time_s(2.5)
         assert hw.delivered_ul(side, open_s) == pytest.approx(2.5)
+
+
+def test_stale_calibrations_are_named_with_their_age(root: Path) -> None:
+    hw = load_model(root / "hardware_configs/sim.yaml", HardwareConfig)
+    calibrated = hw.valve("left").date
+    assert hw.stale_calibrations(calibrated + dt.timedelta(days=30)) == []
+    warnings = hw.stale_calibrations(calibrated + dt.timedelta(days=31))
+    assert len(warnings) == 2
+    assert warnings[0].startswith("valve_left was calibrated 31 days ago")
+    assert "recalibrate it" in warnings[0]
