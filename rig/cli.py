@@ -3,7 +3,8 @@
 rig validate FILE...            check protocols and hardware configs (exit 1 on problems)
 rig schema protocol|hardware    print the JSON Schema (for editors' YAML completion)
 rig run --rig R --protocol P --subject ID [--trials N] [--seed S] [--data-dir D]
-        [--realtime]            one session (on virtual time for the simulated rig)
+        [--operator O] [--weight-g W] [--notes TEXT] [--realtime]
+                                one session (on virtual time for the simulated rig)
 rig simulate --curriculum P --mice N --seed S [--json]
                                 simulated mice through a curriculum: trials to criterion
 """

@@ -206,12 +206,14 @@ class Protocol(CrossChecked):
         return primes
 
     def step_names(self) -> list[str]:
-        """Unique names for the steps: the label, with the stage where labels repeat."""
+        """Unique names for the steps: the label, with the stage where labels repeat, and
+        the step's number where that still repeats."""
         labels = self.step_labels()
-        return [
+        names = [
             f"{label}/{step.stage}" if labels.count(label) > 1 and step.stage else label
             for label, step in zip(labels, self.curriculum, strict=True)
         ]
+        return [f"{n}#{i + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
     def step_labels(self) -> list[str]:
         """Each step's label: its own, else the context name with a prime per return."""

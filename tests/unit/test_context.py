@@ -368,3 +368,20 @@ def test_criterion_advances_exactly_at_the_first_crossing(
         assert (event.from_step, event.to_step, event.reason) == (0, 1, "criterion")
         assert event.trials_in_step == expected
         assert tracker.step == 1 and tracker.trials_in_step == len(trials) - expected
+
+
+def test_step_names_are_unique() -> None:
+    protocol = Protocol.model_validate(
+        {
+            "name": "names",
+            "contexts": {"T1": T1, "T2": T2},
+            "stages": {"a": {}},
+            "curriculum": [
+                {"context": "T1", "stage": "a"},
+                {"context": "T1"},
+                {"context": "T1"},
+                {"context": "T2"},
+            ],
+        }
+    )
+    assert protocol.step_names() == ["T1/a", "T1#2", "T1#3", "T2"]
