@@ -66,7 +66,8 @@ def _build_times() -> list[float]:
         _ = machine.content_hash
         compile_machine(machine)
         times.append(time.perf_counter() - start)
-        planner.decided(plan.spec, random.Random(trial).choice(["hit", "error"]), False)
+        outcome = random.Random(trial).choice(["hit", "error"])
+        planner.decided(plan.spec, outcome, False, plan.spec.free_drop)
     return times
 
 

@@ -62,7 +62,7 @@ class TrialPlanner:
             free_drop=self.selector.free_drop_due(side),
             delay_s=delay,
         )
-        key = (spec.label, spec.stage, side, spec.free_drop, spec.delay_s)
+        key = (spec.context, spec.stage, side, spec.free_drop, spec.delay_s)
         if key not in self._machines:
             machine = build_trial(self.protocol, self.hardware, spec)
             self._machines[key] = (machine, machine.content_hash)
@@ -75,6 +75,8 @@ class TrialPlanner:
             stimulus_for(self.protocol, step.context, side),
         )
 
-    def decided(self, spec: TrialSpec, outcome: Outcome, early_lick: bool) -> StepAdvanced | None:
-        self.selector.record(spec.instructed, outcome, spec.free_drop)
+    def decided(
+        self, spec: TrialSpec, outcome: Outcome, early_lick: bool, free_drop_given: bool
+    ) -> StepAdvanced | None:
+        self.selector.record(spec.instructed, outcome, free_drop_given)
         return self.tracker.record(outcome, early_lick)

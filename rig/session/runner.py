@@ -25,7 +25,7 @@ from rig.bus import Bus, ContextSwitched, DeviceEvent, DeviceEvents, TrialComple
 from rig.devices.base import Device
 from rig.session.planner import PlannedTrial, TrialPlanner
 from rig.task.builder import DECISIONS
-from rig.task.outcome import early_lick_count, summarize_trial
+from rig.task.outcome import FREE_DROP_STATES, early_lick_count, summarize_trial
 from rig.task.spec import Outcome
 
 
@@ -122,7 +122,10 @@ class SessionRunner:
 
     def _decide(self, flight: _InFlight, outcome: Outcome) -> None:
         spec = flight.plan.spec
-        advanced = self.planner.decided(spec, outcome, early_lick_count(flight.events) > 0)
+        given = any(e.kind == "state" and e.name in FREE_DROP_STATES for e in flight.events)
+        advanced = self.planner.decided(
+            spec, outcome, early_lick_count(flight.events) > 0, free_drop_given=given
+        )
         if advanced is not None:
             self.bus.publish(
                 ContextSwitched(

@@ -45,6 +45,7 @@ class Mouse:
         self._trial = _Trial()
         self._licks: list[tuple[float, str, bool]] = []  # (time, side, touching), sorted
         self._early_rate = 0.0  # anticipatory licks per second while waiting for the cue
+        self._next_early: float | None = None
         self._bout_left = 0
         self._bout_side = "left"
         self._last_lick = -1.0
@@ -74,6 +75,7 @@ class Mouse:
         self.brain.trials += 1
         self._trial = _Trial()
         self._early_rate = 0.0
+        self._next_early = None  # an aborted trial leaves no early lick pending
 
     # -- acting -------------------------------------------------------------------------
     def next_time(self) -> float | None:
@@ -98,8 +100,6 @@ class Mouse:
             if touching:
                 self._after_lick(when, side)
         return changes
-
-    _next_early: float | None = None
 
     def _stimulus_onset(self, t: float, stimulus: str) -> None:
         trial = self._trial

@@ -15,9 +15,11 @@ without licks; each lick restarts it through ``StopLickingReturn``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TypeVar
 
+from rig.fsm.executor import CYCLES_PER_S
 from rig.fsm.model import EXIT, TUP, Output, State, StateMachine
 from rig.schema.hardware import VALVE_FOR_SIDE, HardwareConfig
 from rig.schema.protocol import POLE_POSITIONS, Protocol, Stage
@@ -75,6 +77,13 @@ def settings_for(protocol: Protocol, stage_name: str | None) -> Settings:
     )
 
 
+def valve_open_s(hardware: HardwareConfig, side: Side, volume_ul: float) -> float:
+    """The calibrated open time for ``volume_ul``, rounded *down* to whole device cycles:
+    never a drop more than asked for."""
+    exact = hardware.valve(side).open_time_s(volume_ul)
+    return max(math.floor(exact * CYCLES_PER_S + 1e-6), 1) / CYCLES_PER_S
+
+
 def stimulus_for(protocol: Protocol, context: str, side: Side) -> str:
     """The stimulus name that instructs ``side`` in ``context`` (``posterior``, ``high``)."""
     for stimulus, mapped in protocol.contexts[context].mapping.items():
@@ -109,7 +118,7 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
     ep = protocol.epochs
     side = spec.instructed
     setup, stim = stimulus_outputs(protocol, spec.context, side)
-    reward_open = hardware.valve(side).open_time_s(protocol.reward.volume_ul)
+    reward_open = valve_open_s(hardware, side, protocol.reward.volume_ul)
     enforce = {
         e: s.early_lick_policy != "ignore" and e in s.early_lick_epochs for e in ("sample", "delay")
     }
@@ -171,7 +180,7 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
         )
     if spec.free_drop:
         volume = protocol.free_drop.volume_ul or protocol.reward.volume_ul
-        open_s = hardware.valve(side).open_time_s(volume)
+        open_s = valve_open_s(hardware, side, volume)
         states.append(
             State(
                 name=FREE_DROP_STATE[side],
@@ -199,7 +208,7 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
         open_s = (
             reward_open
             if rewarded == side
-            else hardware.valve(rewarded).open_time_s(protocol.reward.volume_ul)
+            else valve_open_s(hardware, rewarded, protocol.reward.volume_ul)
         )
         states.append(
             State(
@@ -233,8 +242,9 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
     ]
     if "TimeOut" in responses.values():
         states.append(State(name="TimeOut", timer_s=s.timeout_s, transitions={TUP: "StopLicking"}))
-    # Named after the variant, not the trial: equal trials get equal machines (and hashes).
-    return StateMachine(name=f"{spec.label}_{side}", states=tuple(states))
+    # Named after the variant, not the trial or the step's label: equal trials (T1 and T1'
+    # included) get equal machines and hashes.
+    return StateMachine(name=f"{spec.context}_{side}", states=tuple(states))
 
 
 def _responses(side: Side, s: Settings) -> dict[str, str]:

@@ -10,7 +10,10 @@ for (context, instructed side, stimulus, free drop, delay) comes from the trial'
   states), whatever the policy; ``early_lick_count`` counts them;
 - ``first_lick``: the first lick onset after the device entered the go cue's state (a lick
   in the very cycle the cue starts belongs, as on the device, to the state before);
-- ``response_side``: the side of the lick that made the device decide hit or error;
+- ``response_side``: the side the device's decision implies (``RewardLeft`` -> left,
+  ``TimeOut`` -> the side not instructed), None for no response;
+- ``free_drop``: a free drop was planned; ``free_drop_given``: its valve opened (an
+  aborted trial ends before it);
 - epoch onsets ``t_sample``/``t_delay``: the *last* entry of the epoch's state, the one
   that ran to its end; ``t_go``: entry of ``ResponseCue``.
 """
@@ -27,7 +30,7 @@ from rig.task.spec import Outcome, TrialSpec
 EARLY_STATES = frozenset({"SamplePeriod", "EarlyLickSample", "DelayPeriod", "EarlyLickDelay"})
 LICK_SIDE = {"lick_left": "left", "lick_right": "right"}
 VALVE_SIDE = {"valve_left": "left", "valve_right": "right"}
-REWARD_STATES = frozenset(REWARD_STATE.values())
+REWARD_SIDE = {state: side for side, state in REWARD_STATE.items()}
 FREE_DROP_STATES = frozenset(FREE_DROP_STATE.values())
 
 
@@ -35,8 +38,13 @@ class TrialRecordError(ValueError):
     """The device's events for a trial do not make a complete trial."""
 
 
-def decided_outcome(state: str) -> Outcome | None:
-    return DECISIONS.get(state)
+def response_side_of(decision_state: str, instructed: str) -> str | None:
+    """The side the mouse answered, from the state the device decided on."""
+    if decision_state in REWARD_SIDE:
+        return REWARD_SIDE[decision_state]
+    if decision_state == "TimeOut":  # only a lick on the other side leads there
+        return "left" if instructed == "right" else "right"
+    return None
 
 
 def is_early(state: str, event: DeviceEvent) -> bool:
@@ -75,23 +83,19 @@ def summarize_trial(
     open_lick: dict[str, list[Any]] = {}
     valves: list[dict[str, Any]] = []
     open_valve: dict[str, tuple[float, str]] = {}
-    cycle_lick: tuple[str, float] | None = None
     for ev in events:
         if ev.kind == "trial_start":
             t_start = ev.t
         elif ev.kind == "trial_end":
             t_end = ev.t
         elif ev.kind == "state":
-            decision = DECISIONS.get(ev.name)
-            if cycle_lick is not None and cycle_lick[1] == ev.t and decision in ("hit", "error"):
-                response_side = cycle_lick[0]  # the lick that caused the decision
             state = ev.name
             entries[state] = ev.t
-            outcome = outcome or decided_outcome(state)
+            if outcome is None and state in DECISIONS:
+                outcome = DECISIONS[state]
+                response_side = response_side_of(state, spec.instructed)
         elif ev.kind == "input" and ev.name in LICK_SIDE:
             side = LICK_SIDE[ev.name]
-            if cycle_lick is None or cycle_lick[1] != ev.t:
-                cycle_lick = (side, ev.t)  # the first in channel order wins a shared cycle
             lick = [side, ev.t, None]
             licks.append(lick)
             open_lick[side] = lick
@@ -139,6 +143,7 @@ def summarize_trial(
         "early_lick": early_count > 0,
         "early_lick_count": early_count,
         "free_drop": spec.free_drop,
+        "free_drop_given": free > 0,
         "aborted": "EarlyLickAbort" in entries,
         "first_lick": first_lick,
         "first_lick_latency_s": None

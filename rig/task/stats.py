@@ -44,7 +44,7 @@ class RollingStats:
         self.trials += 1
         self.outcomes[record["outcome"]] += 1
         self.early_licks += bool(record["early_lick"])
-        self.free_drops += bool(record["free_drop"])
+        self.free_drops += bool(record["free_drop_given"])
         self.water_ul += record["reward_ul"] + record["free_drop_ul"]
         if record["outcome"] == "no_response":
             return

@@ -7,6 +7,7 @@ The checks of a trial record against its events are written here independently o
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ LICKS = {"lick_left": "left", "lick_right": "right"}
 
 def _load(root: Path, protocol: str) -> tuple[Protocol, HardwareConfig]:
     return (
-        load_model(root / "protocols" / protocol, Protocol),
+        load_model(root / protocol if "/" in protocol else root / "protocols" / protocol, Protocol),
         load_model(root / "hardware_configs/sim.yaml", HardwareConfig),
     )
 
@@ -114,15 +115,30 @@ def check_trial_against_events(
         valve_side, t_on, t_off = rewards[0]
         assert valve_side == side
         assert t_on == record["first_lick"]["t"] or settings.errors_ignored
-        expected = _cycles_s(hw.valve(side).open_time_s(volume))
+        # rounded down to whole cycles: never more water than asked for
+        expected = math.floor(hw.valve(side).open_time_s(volume) * 10000 + 1e-6) / 10000
         assert round(t_off - t_on, 4) == expected
         assert record["reward_ul"] == pytest.approx(hw.valve(side).volume_ul(expected), abs=1e-3)
+        assert record["reward_ul"] <= volume
     else:
         assert rewards == [] and record["reward_ul"] == 0
     if record["outcome"] == "error":
         assert record["first_lick"]["side"] != record["instructed"]
         assert "TimeOut" in entries
-    assert record["free_drop"] == any(p[1] < (record["t_go"] or 0) for p in pulses)
+    given = any(p[1] < (record["t_go"] or record["t_end"]) for p in pulses)
+    assert record["free_drop_given"] == given
+    assert record["free_drop"] or not given  # never a drop that was not planned
+    # what the device presented is the stimulus the record names
+    outputs = {
+        (e["name"], e.get("value"), e.get("freq_hz")) for e in events if e["kind"] == "output"
+    }
+    if record["modality"] == "tactile":
+        position = protocol.stimuli.pole_positions[record["stimulus"]]
+        assert ("pole_position", position, None) in outputs
+        assert {v for n, v, _ in outputs if n == "pole_position"} == {position, 0}
+    else:
+        freq = protocol.stimuli.tone_hz[record["stimulus"]]
+        assert (f"sample_tone_{record['stimulus']}", 1, freq) in outputs
 
 
 @pytest.mark.parametrize(
@@ -132,6 +148,7 @@ def check_trial_against_events(
         ("auditory_A1.yaml", 200, 2),
         ("continual_learning.yaml", 600, 3),
         ("shaping.yaml", 500, 4),
+        ("tests/data/abort_policy.yaml", 300, 5),
     ],
 )
 def test_every_trial_record_agrees_with_its_events(

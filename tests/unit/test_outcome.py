@@ -8,6 +8,7 @@ records become ``DeviceEvent``s on the device clock (t = cycle x 100 us).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,9 +155,13 @@ def expected_onsets(protocol: Protocol, delay_s: float) -> dict[str, float]:
 
 
 def delivered(hardware: HardwareConfig, side: Side, volume: float) -> float:
-    """The calibrated volume of the open time the device can time (whole cycles)."""
-    open_s = to_cycles(hardware.valve(side).open_time_s(volume)) * CYCLE_S
-    return hardware.valve(side).volume_ul(open_s)
+    """The calibrated volume of the open time the device can time (whole cycles, rounded
+    down: never more than asked for)."""
+    return hardware.valve(side).volume_ul(floored_open_s(hardware, side, volume))
+
+
+def floored_open_s(hardware: HardwareConfig, side: Side, volume: float) -> float:
+    return math.floor(hardware.valve(side).open_time_s(volume) / CYCLE_S + 1e-6) * CYCLE_S
 
 
 # -- hit / error / no response -------------------------------------------------------------
@@ -188,10 +193,10 @@ def test_correct_first_lick_is_a_hit_with_the_calibrated_volume(
     assert r["sm_hash"] == t.machine.content_hash
 
     volume = protocol.reward.volume_ul
-    open_s = hardware.valve(side).open_time_s(volume)
+    open_s = floored_open_s(hardware, side, volume)
     (valve,) = r["valves"]
     assert valve["side"] == side and valve["reason"] == "reward"
-    assert valve["open_s"] == pytest.approx(to_cycles(open_s) * CYCLE_S, abs=1e-9)
+    assert valve["open_s"] == pytest.approx(open_s, abs=1e-9)
     assert valve["volume_ul"] == pytest.approx(delivered(hardware, side, volume), abs=1e-4)
     assert r["reward_ul"] == pytest.approx(volume, abs=0.01)
     assert r["free_drop_ul"] == 0.0
@@ -208,7 +213,7 @@ def test_correct_first_lick_is_a_hit_with_the_calibrated_volume(
     ]
     # Reward, then 0.75 s consumption, then 1 s without licks.
     (stop,) = entry_times(t.events, "StopLicking")
-    assert stop == pytest.approx(valve["t"] + to_cycles(open_s) * CYCLE_S + 0.75)
+    assert stop == pytest.approx(valve["t"] + open_s + 0.75)
     assert r["t_end"] == pytest.approx(stop + protocol.epochs.stop_licking_s)
 
 

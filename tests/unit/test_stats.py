@@ -18,6 +18,7 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
     outcome = draw(st.sampled_from(["hit", "hit", "error", "no_response"]))
     instructed = draw(st.sampled_from(["left", "right"]))
     free_drop = draw(st.booleans())
+    given = free_drop and draw(st.booleans())  # an aborted trial ends before its drop
     other = "left" if instructed == "right" else "right"
     if outcome == "hit":
         # Mostly the instructed side; sometimes absent (derived), or the other side
@@ -32,8 +33,9 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
         "instructed": instructed,
         "early_lick": draw(st.booleans()),
         "free_drop": free_drop,
+        "free_drop_given": given,
         "reward_ul": draw(st.sampled_from([2.5, 2.503, 1.9])) if outcome == "hit" else 0.0,
-        "free_drop_ul": draw(st.sampled_from([2.5, 1.2])) if free_drop else 0.0,
+        "free_drop_ul": draw(st.sampled_from([2.5, 1.2])) if given else 0.0,
         "context_label": draw(st.sampled_from(LABELS)),
         "response_side": response,
     }
@@ -86,7 +88,7 @@ def test_rolling_stats_match_a_naive_recomputation(window: int, rs: list[dict[st
         o: sum(r["outcome"] == o for r in rs) for o in ("hit", "error", "no_response")
     }
     assert snap["early_lick_trials"] == sum(r["early_lick"] for r in rs)
-    assert snap["free_drops"] == sum(r["free_drop"] for r in rs)
+    assert snap["free_drops"] == sum(r["free_drop_given"] for r in rs)
     assert snap["water_ul"] == pytest.approx(
         sum(r["reward_ul"] + r["free_drop_ul"] for r in rs), abs=1e-3
     )
@@ -104,6 +106,7 @@ def record(outcome: str, instructed: str = "left", **extra: Any) -> dict[str, An
         "instructed": instructed,
         "early_lick": False,
         "free_drop": False,
+        "free_drop_given": False,
         "reward_ul": 2.5 if outcome == "hit" else 0.0,
         "free_drop_ul": 0.0,
         "context_label": "T1",
@@ -160,7 +163,10 @@ def test_percent_correct_per_context_label() -> None:
 def test_water_total_counts_rewards_and_free_drops() -> None:
     stats = RollingStats()
     stats.add(record("hit", reward_ul=2.5))
-    stats.add(record("error", free_drop=True, free_drop_ul=2.5))
-    stats.add(record("hit", free_drop=True, reward_ul=2.503, free_drop_ul=1.2))
+    stats.add(record("error", free_drop=True, free_drop_given=True, free_drop_ul=2.5))
+    stats.add(
+        record("hit", free_drop=True, free_drop_given=True, reward_ul=2.503, free_drop_ul=1.2)
+    )
+    stats.add(record("no_response", free_drop=True))  # aborted before the drop
     assert stats.snapshot()["water_ul"] == pytest.approx(8.703)
     assert stats.snapshot()["free_drops"] == 2
