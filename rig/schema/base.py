@@ -19,7 +19,9 @@ CUSTOM = ("located", "located_many")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields are errors; so are infinities and NaN (``.inf`` is valid YAML)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CrossChecked(Strict):

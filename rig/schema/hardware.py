@@ -128,13 +128,19 @@ class HardwareConfig(CrossChecked):
         return problems
 
     def stale_calibrations(self, today: dt.date) -> list[str]:
-        """A warning per valve whose calibration is older than ``calibration_max_age_days``."""
-        return [
-            f"{valve} was calibrated {(today - cal.date).days} days ago ({cal.date}); "
-            f"recalibrate it (limit: {self.calibration_max_age_days} days)"
-            for valve, cal in sorted(self.valves.items())
-            if (today - cal.date).days > self.calibration_max_age_days
-        ]
+        """A warning per valve whose calibration is older than ``calibration_max_age_days``
+        (or dated in the future: a typo, or a wrong clock)."""
+        warnings = []
+        for valve, cal in sorted(self.valves.items()):
+            age = (today - cal.date).days
+            if age > self.calibration_max_age_days:
+                warnings.append(
+                    f"{valve} was calibrated {age} days ago ({cal.date}); "
+                    f"recalibrate it (limit: {self.calibration_max_age_days} days)"
+                )
+            elif age < 0:
+                warnings.append(f"{valve}'s calibration is dated in the future ({cal.date})")
+        return warnings
 
     def delivered_ul(self, side: str, open_s: float) -> float:
         """The volume one opening of ``open_s`` delivers on ``side``, by the calibration."""

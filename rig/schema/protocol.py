@@ -19,13 +19,15 @@ from rig.schema.base import CrossChecked, Strict
 from rig.schema.loader import located_errors
 
 Side = Literal["left", "right"]
-Seconds = Annotated[float, Field(ge=0)]
-PositiveSeconds = Annotated[float, Field(gt=0)]
+MAX_EPOCH_S = 600.0  # ten minutes: longer is a typo, not an epoch
+Seconds = Annotated[float, Field(ge=0, le=MAX_EPOCH_S)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_EPOCH_S)]
+Hertz = Annotated[float, Field(gt=0, le=100_000)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
 class GoCue(Strict):
-    freq_hz: Annotated[float, Field(gt=0)] = 3700.0
+    freq_hz: Hertz = 3700.0
     duration_s: PositiveSeconds = 0.1
 
 
@@ -117,14 +119,25 @@ TONES = ("high", "low")
 class Stimuli(Strict):
     """Physical stimulus parameters shared by every context."""
 
-    pole_positions: dict[Literal["anterior", "posterior"], Annotated[int, Field(ge=0, le=255)]] = {
+    # 0 is "no output" on the device, so a position is 1..255
+    pole_positions: dict[Literal["anterior", "posterior"], Annotated[int, Field(ge=1, le=255)]] = {
         "anterior": 30,
         "posterior": 100,
     }
-    tone_hz: dict[Literal["high", "low"], Annotated[float, Field(gt=0)]] = {
-        "high": 10000.0,
-        "low": 2000.0,
-    }
+    tone_hz: dict[Literal["high", "low"], Hertz] = {"high": 10000.0, "low": 2000.0}
+
+    @model_validator(mode="after")
+    def _two_distinct(self) -> Stimuli:
+        problems = []
+        for field, values in (("pole_positions", self.pole_positions), ("tone_hz", self.tone_hz)):
+            known = POLE_POSITIONS if field == "pole_positions" else TONES
+            if set(values) != set(known):
+                problems.append((field, f"needs both {' and '.join(known)}"))
+            elif len(set(values.values())) < 2:
+                problems.append((field, "the two stimuli must differ, or no mouse can tell them"))
+        if problems:
+            raise located_errors(problems)
+        return self
 
 
 class SwitchRule(Strict):
@@ -147,6 +160,10 @@ class SwitchRule(Strict):
     def _trials_given(self) -> SwitchRule:
         if self.rule == "trials" and self.trials is None:
             raise located_errors([("trials", "required when rule is 'trials'")])
+        if self.rule != "trials" and self.trials is not None:
+            raise located_errors(
+                [("trials", f"only used when rule is 'trials' (not {self.rule!r})")]
+            )
         return self
 
 
@@ -188,6 +205,18 @@ class Protocol(CrossChecked):
     contexts: dict[str, Context]
     stages: dict[str, Stage] = {}
     curriculum: list[CurriculumStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _stage_windows_cover_the_cue(self) -> Protocol:
+        cue = self.epochs.go_cue.duration_s
+        problems = [
+            (f"stages.{name}.response_window_s", f"must be longer than the go cue ({cue} s)")
+            for name, stage in self.stages.items()
+            if stage.response_window_s is not None and stage.response_window_s <= cue
+        ]
+        if problems:
+            raise located_errors(problems)
+        return self
 
     @classmethod
     def raw_problems(cls, data: dict[str, Any]) -> list[tuple[str, str]]:
