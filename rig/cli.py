@@ -92,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"rig run: the session stopped: {exc}", file=sys.stderr)
         return 1
     print(format_summary(str(outcome.session_dir), outcome.status, outcome.summary))
-    print(f"seed     {seed} (the same --seed reruns this simulated session)")
+    print(f"seed     {seed} (with the mouse in session.json's sim_mouse_start, reruns it)")
     return 0
 
 
@@ -100,17 +100,28 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from rig.session.cohort import format_table, simulate_cohort
 
     protocol, hardware = _load_pair(args)
-    result = simulate_cohort(
-        protocol,
-        hardware,
-        mice=args.mice,
-        seed=args.seed,
-        trials_per_session=args.trials_per_session,
-        max_sessions=args.max_sessions,
-        workers=args.workers,
-    )
+    try:
+        result = simulate_cohort(
+            protocol,
+            hardware,
+            mice=args.mice,
+            seed=args.seed,
+            trials_per_session=args.trials_per_session,
+            max_sessions=args.max_sessions,
+            workers=args.workers,
+        )
+    except ValueError as exc:
+        print(f"rig simulate: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(result) if args.json else format_table(result))
     return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rig", default="hardware_configs/sim.yaml", help="hardware config")
     p.add_argument("--protocol", required=True)
     p.add_argument("--subject", required=True)
-    p.add_argument("--trials", type=int, default=500)
+    p.add_argument("--trials", type=_positive, default=500)
     p.add_argument("--seed", type=int, default=None, help="default: a fresh one, recorded")
     p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
     p.add_argument("--operator", default="")
@@ -141,10 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="run simulated mice through a curriculum")
     p.add_argument("--curriculum", dest="protocol", required=True, help="protocol file")
     p.add_argument("--rig", default="hardware_configs/sim.yaml")
-    p.add_argument("--mice", type=int, default=10)
+    p.add_argument("--mice", type=_positive, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--trials-per-session", type=int, default=500)
-    p.add_argument("--max-sessions", type=int, default=60)
+    p.add_argument("--trials-per-session", type=_positive, default=500)
+    p.add_argument("--max-sessions", type=_positive, default=60)
     p.add_argument("--workers", type=int, default=0, help="processes (0: one per CPU)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_simulate)

@@ -177,9 +177,14 @@ class ReferenceExecutor:
     def tick(
         self, cycle: int, edges: tuple[tuple[str, int], ...] | list[tuple[str, int]]
     ) -> list[Record]:
-        """Process one cycle: the input edges seen at it as (channel, new level)."""
+        """Process one cycle: the input edges seen at it as (channel, new level).
+
+        The caller must not skip a deadline (a timer or pulse end would come late)."""
         if cycle <= self._last_cycle:
             raise ValueError(f"cycle {cycle} is not after the last cycle {self._last_cycle}")
+        deadline = self.next_deadline()
+        if deadline is not None and cycle > deadline:
+            raise ValueError(f"cycle {cycle} skips the deadline at cycle {deadline}")
         self._last_cycle = cycle
         out: list[Record] = []
         if not self.running:

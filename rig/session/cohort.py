@@ -20,6 +20,7 @@ from rig.bus import Bus, ContextSwitched
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
 from rig.session.planner import TrialPlanner
+from rig.session.preflight import require_ready
 from rig.session.runner import SessionRunner
 from rig.sim.subject import new_brain, simulated_device
 
@@ -75,6 +76,9 @@ def simulate_cohort(
     max_sessions: int = 60,
     workers: int = 0,
 ) -> dict[str, Any]:
+    require_ready(protocol, hardware)
+    if hardware.device.kind != "sim":
+        raise ValueError(f"rig {hardware.name!r} is not a simulated rig (device kind: sim)")
     jobs = [
         (protocol, hardware, f"{seed}/mouse{i}", trials_per_session, max_sessions)
         for i in range(mice)

@@ -19,14 +19,24 @@ import functools
 import json
 import os
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from rig.bus import Bus, ContextSwitched, DeviceEvent, DeviceEvents, TrialCompleted
 
 FORMAT_VERSION = 1
 
 
+def sync_dir(path: Path) -> None:
+    """Make a folder's entries (new files, renames) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
@@ -34,6 +44,15 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    sync_dir(path.parent)
+
+
+def append_all(fd: int, data: bytes) -> None:
+    """Write every byte (``os.write`` may write fewer than it was given without an error)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -67,8 +86,10 @@ class SessionRecorder:
         self.metadata.setdefault("context_switches", [])
         write_json_atomic(self.dir / "session.json", self.metadata)
         # Unbuffered: every write reaches the OS at once (a crash of this process loses nothing).
-        self._events: BinaryIO = (self.dir / "events.jsonl").open("ab", buffering=0)
-        self._trials: BinaryIO = (self.dir / "trials.jsonl").open("ab", buffering=0)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        self._events = os.open(self.dir / "events.jsonl", flags, 0o644)
+        self._trials = os.open(self.dir / "trials.jsonl", flags, 0o644)
+        sync_dir(self.dir)
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(DeviceEvents, self.on_events, critical=True)
@@ -76,14 +97,15 @@ class SessionRecorder:
         bus.subscribe(ContextSwitched, self.on_switch, critical=True)
 
     def on_events(self, batch: DeviceEvents) -> None:
-        self._events.write(b"".join(map(event_line, batch.events)))
+        append_all(self._events, b"".join(map(event_line, batch.events)))
 
     def on_trial(self, completed: TrialCompleted) -> None:
         if self.fsync_each_trial:
-            os.fdatasync(self._events.fileno())
-        self._trials.write(json.dumps(completed.record, separators=(",", ":")).encode() + b"\n")
+            os.fdatasync(self._events)
+        line = json.dumps(completed.record, separators=(",", ":")).encode() + b"\n"
+        append_all(self._trials, line)
         if self.fsync_each_trial:
-            os.fdatasync(self._trials.fileno())
+            os.fdatasync(self._trials)
 
     def on_switch(self, switch: ContextSwitched) -> None:
         self.metadata["context_switches"].append(
@@ -101,9 +123,17 @@ class SessionRecorder:
         write_json_atomic(self.dir / "session.json", self.metadata)
 
     def finish(self, status: str, extra: dict[str, Any]) -> None:
+        """Sync and close the files, then record the status (even if a sync failed)."""
         self.metadata.update(extra)
         self.metadata["status"] = status
-        for f in (self._events, self._trials):
-            os.fsync(f.fileno())
-            f.close()
-        write_json_atomic(self.dir / "session.json", self.metadata)
+        try:
+            for fd in (self._events, self._trials):
+                os.fsync(fd)
+        except OSError as exc:
+            self.metadata["status"] = "crashed"
+            self.metadata.setdefault("errors", []).append(f"sync at the end failed: {exc}")
+            raise
+        finally:
+            for fd in (self._events, self._trials):
+                os.close(fd)
+            write_json_atomic(self.dir / "session.json", self.metadata)

@@ -43,9 +43,8 @@ class _InFlight:
 @dataclass
 class RunResult:
     trials_completed: int
-    stopped_early: bool
+    stopped_early: bool  # a stop request left trials unrun
     curriculum_completed: bool
-    last_end_t: float | None
 
 
 class SessionRunner:
@@ -87,9 +86,8 @@ class SessionRunner:
                 self._handle(event)
         return RunResult(
             self._completed,
-            self._stop,
-            self.planner.tracker.completed,
-            self._last_end,
+            stopped_early=self._stop and self._queued < self.max_trials,
+            curriculum_completed=self.planner.tracker.completed,
         )
 
     def _may_queue(self) -> bool:

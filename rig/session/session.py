@@ -10,7 +10,6 @@ simulated mouse is loaded from, and saved back to, ``<data_dir>/<subject>/sim_mo
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import signal
 import threading
@@ -24,11 +23,12 @@ import rig
 from rig.bus import Bus, TrialCompleted
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
+from rig.session.history import check_subject_id, last_position
 from rig.session.planner import TrialPlanner
+from rig.session.preflight import require_ready
 from rig.session.recorder import SessionRecorder, write_json_atomic
 from rig.session.runner import SessionRunner
 from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse, simulated_device
-from rig.task.context import Position
 from rig.task.stats import RollingStats
 
 
@@ -65,38 +65,6 @@ def new_session_dir(subject_dir: Path, now: dt.datetime) -> Path:
     return candidate
 
 
-def last_position(subject_dir: Path, protocol_name: str) -> Position | None:
-    """Where the subject's last session of this protocol left the curriculum."""
-    if not subject_dir.is_dir():
-        return None
-    for session in sorted((p for p in subject_dir.iterdir() if p.is_dir()), reverse=True):
-        meta_file = session / "session.json"
-        if not meta_file.exists():
-            continue
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        if meta.get("protocol", {}).get("name") == protocol_name and "end_position" in meta:
-            return Position.from_json(meta["end_position"])
-    return None
-
-
-def preflight(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
-    """Problems that would stop the session later, found before it starts, with a fix hint."""
-    volumes = {"reward.volume_ul": protocol.reward.volume_ul}
-    if protocol.free_drop.enabled and protocol.free_drop.volume_ul is not None:
-        volumes["free_drop.volume_ul"] = protocol.free_drop.volume_ul
-    problems = []
-    for side in ("left", "right"):
-        for field, volume in volumes.items():
-            try:
-                hardware.valve(side).open_time_s(volume)
-            except ValueError as exc:
-                problems.append(
-                    f"valve_{side}: {exc} ({field} of protocol {protocol.name!r}); "
-                    f"recalibrate the valve or lower {field}"
-                )
-    return problems
-
-
 @contextmanager
 def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     """SIGINT/SIGTERM stop the session between trials (see ``SessionRunner.request_stop``).
@@ -119,10 +87,8 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
 def run_session(
     request: SessionRequest, observers: Sequence[Callable[[Bus], None]] = ()
 ) -> SessionOutcome:
-    problems = preflight(request.protocol, request.hardware)
-    if problems:
-        raise ValueError("pre-flight check failed:\n  " + "\n  ".join(problems))
-    subject_dir = request.data_dir.expanduser() / request.subject
+    require_ready(request.protocol, request.hardware)
+    subject_dir = request.data_dir.expanduser() / check_subject_id(request.subject)
     rng = random.Random(request.seed)
     hardware = request.hardware
     brain = load_or_create_mouse(
@@ -158,6 +124,7 @@ def run_session(
             "hardware": hardware.model_dump(mode="json"),
             "start_position": planner.tracker.position.to_json(),
             "start_label": planner.tracker.label,
+            "sim_mouse_start": brain.to_json(),  # with the seed, this session can be rerun
             "virtual_time": not request.realtime,
         },
         fsync_each_trial=request.realtime
@@ -181,6 +148,9 @@ def run_session(
                 "end_time": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                 "end_position": planner.tracker.position.to_json(),
                 "summary": summary,
+                "subscriber_failures": [
+                    f"{f.subscriber} on {f.event}: {f.error}" for f in bus.failures
+                ],
             },
         )
         subject_dir.mkdir(parents=True, exist_ok=True)

@@ -17,11 +17,9 @@ import time
 from collections.abc import Callable
 
 from rig.bus import DeviceEvent
-from rig.fsm.executor import CYCLE_S, Record, ReferenceExecutor
+from rig.fsm.executor import CYCLES_PER_S, Record, ReferenceExecutor
 from rig.fsm.model import StateMachine
 from rig.sim.mouse import VALVES, Mouse
-
-CYCLES_PER_S = round(1 / CYCLE_S)
 
 
 class VirtualDevice:

@@ -42,9 +42,14 @@ def new_brain(protocol: Protocol, hardware: HardwareConfig, rng: random.Random) 
 def load_or_create_mouse(
     path: Path, protocol: Protocol, hardware: HardwareConfig, rng: random.Random
 ) -> Brain:
-    if path.exists():
+    if not path.exists():
+        return new_brain(protocol, hardware, rng)
+    try:
         return Brain.from_json(json.loads(path.read_text(encoding="utf-8")))
-    return new_brain(protocol, hardware, rng)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{path}: not a simulated mouse ({exc!r}); move the file away to start a new mouse"
+        ) from None
 
 
 def simulated_device(

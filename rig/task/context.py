@@ -118,9 +118,17 @@ class ContextTracker:
         return True
 
     def switch(self, reason: str, to_step: int | None = None) -> StepAdvanced | None:
-        """The operator's switch: to the next step, or to ``to_step``."""
+        """The operator's switch: to the next step (or completion after the last one), or to
+        ``to_step``, which must exist. Going back re-opens a completed curriculum."""
         if not reason.strip():
             raise ValueError("a manual switch needs a reason")
+        if to_step is not None and not 0 <= to_step < len(self.protocol.curriculum):
+            raise ValueError(
+                f"curriculum step {to_step} does not exist "
+                f"(steps 0 to {len(self.protocol.curriculum) - 1})"
+            )
+        if to_step is not None and to_step < self.step:
+            self.completed = False
         return self._advance(reason, to_step)
 
     def _advance(self, reason: str, to_step: int | None = None) -> StepAdvanced | None:
@@ -132,8 +140,6 @@ class ContextTracker:
                     self.step, self.step, self.label, self.label, self.trials_in_step, reason, True
                 )
             return None
-        if target < 0:
-            raise ValueError(f"curriculum step {target} does not exist")
         event = StepAdvanced(
             self.step, target, self.label, self.labels[target], self.trials_in_step, reason
         )

@@ -385,3 +385,18 @@ def test_step_names_are_unique() -> None:
         }
     )
     assert protocol.step_names() == ["T1/a", "T1#2", "T1#3", "T2"]
+
+
+def test_a_switch_to_a_step_that_does_not_exist_is_refused(continual: Protocol) -> None:
+    tracker = ContextTracker(continual)
+    for bad in (5, 7, -1):
+        with pytest.raises(ValueError, match=f"curriculum step {bad} does not exist"):
+            tracker.switch("operator typo", to_step=bad)
+    assert (tracker.step, tracker.completed) == (0, False)
+
+
+def test_going_back_reopens_a_completed_curriculum(continual: Protocol) -> None:
+    tracker = ContextTracker(continual, Position(step=4, completed=True))
+    advanced = tracker.switch("re-train T2", to_step=1)
+    assert advanced is not None and advanced.to_label == "T2"
+    assert tracker.completed is False

@@ -113,3 +113,34 @@ def test_fsync_each_trial_syncs_before_the_next_record(
         bus.publish(TrialCompleted({"trial": trial}))
     assert len(synced) == 4  # events then trials, for each trial
     assert (tmp_path / "s" / "trials.jsonl").read_text() == '{"trial":1}\n{"trial":2}\n'
+
+
+def test_short_writes_are_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OS may write fewer bytes than asked without an error: the recorder goes on."""
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data[:5])))
+    recorder = SessionRecorder(tmp_path / "s", {"subject": "m"}, fsync_each_trial=False)
+    bus = Bus()
+    recorder.attach(bus)
+    bus.publish(TrialCompleted({"trial": 1, "outcome": "hit"}))
+    assert (tmp_path / "s" / "trials.jsonl").read_text() == '{"trial":1,"outcome":"hit"}\n'
+
+
+def test_a_failed_final_sync_still_records_the_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = SessionRecorder(tmp_path / "s", {"subject": "m"})
+    real_fsync = os.fsync
+    calls: list[int] = []
+
+    def fsync(fd: int) -> None:  # the first sync (the events file) fails, later ones do not
+        calls.append(fd)
+        if len(calls) == 1:
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        recorder.finish("completed", {})
+    meta = (tmp_path / "s" / "session.json").read_text()
+    assert '"status": "crashed"' in meta and "sync at the end failed" in meta
