@@ -111,7 +111,7 @@ class HardwareConfig(CrossChecked):
 
     @classmethod
     def raw_problems(cls, data: dict[str, Any]) -> list[tuple[str, str]]:
-        channels, valves = data.get("channels", {}), data.get("valves", {})
+        channels, valves = data.get("channels", {}), data.get("valves")
         problems = []
         if isinstance(channels, dict):
             problems += [

@@ -1,7 +1,7 @@
 """``rig validate``: check protocol and hardware config files, every problem at once.
 
-A file is a hardware config when it sits in a ``hardware_configs`` folder or has a
-``valves`` or ``device`` key at the top level; otherwise it is a protocol.
+A file is a hardware config when it sits in a ``hardware_configs`` folder or has one of
+the hardware config's own keys at the top level; otherwise it is a protocol.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from rig.schema.loader import LoadError, Problem, load_model, read_yaml
 from rig.schema.protocol import Protocol
 
 
+HARDWARE_ONLY = set(HardwareConfig.model_fields) - set(Protocol.model_fields)
+
+
 def kind_of(path: Path) -> type[BaseModel]:
     if path.parent.name == "hardware_configs":
         return HardwareConfig
@@ -23,7 +26,7 @@ def kind_of(path: Path) -> type[BaseModel]:
         data = read_yaml(path).data
     except LoadError:
         return Protocol  # load_model reports the file's own problem
-    if isinstance(data, dict) and ({"valves", "device"} & set(data)):
+    if isinstance(data, dict) and (HARDWARE_ONLY & set(data)):
         return HardwareConfig
     return Protocol
 
