@@ -96,28 +96,23 @@ class StateMachine(BaseModel):
                     problems.append(f"state {s.name!r}: unknown output channel {out.channel!r}")
         if problems:
             return problems
-        reached = self._reachable(names[0])
+        forward: dict[str, set[str]] = {s.name: set(s.transitions.values()) for s in self.states}
+        backward: dict[str, set[str]] = {}
+        for source, targets in forward.items():
+            for target in targets:
+                backward.setdefault(target, set()).add(source)
+        reached = _closure(names[0], forward)
         problems += [f"state {n!r} is unreachable" for n in names if n not in reached]
         if EXIT not in reached:
             problems.append("no state leads to exit")
         else:
+            leads_out = _closure(EXIT, backward)
             problems += [
                 f"state {n!r} is a dead end: no transition leads from it to exit"
                 for n in names
-                if n in reached and EXIT not in self._reachable(n)
+                if n in reached and n not in leads_out
             ]
         return problems
-
-    def _reachable(self, start: str) -> set[str]:
-        by_name = {s.name: s for s in self.states}
-        seen, todo = {start}, [start]
-        while todo:
-            state = by_name.get(todo.pop())
-            for target in state.transitions.values() if state else ():
-                if target not in seen:
-                    seen.add(target)
-                    todo.append(target)
-        return seen
 
     def __hash__(self) -> int:
         return hash(self.content_hash)
@@ -155,6 +150,17 @@ class StateMachine(BaseModel):
         lines.append(f'  "{EXIT}" [shape=doublecircle];')
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def _closure(start: str, edges: dict[str, set[str]]) -> set[str]:
+    """Every node reachable from ``start`` along ``edges`` (``start`` included)."""
+    seen, todo = {start}, [start]
+    while todo:
+        for target in edges.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
 
 
 def _describe(out: Output) -> str:

@@ -15,7 +15,6 @@ from rig.schema.hardware import HardwareConfig
 from rig.schema.loader import LoadError, Problem, load_model, read_yaml
 from rig.schema.protocol import Protocol
 
-
 HARDWARE_ONLY = set(HardwareConfig.model_fields) - set(Protocol.model_fields)
 
 
