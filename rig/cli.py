@@ -91,6 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SessionError as exc:
         print(f"rig run: the session stopped: {exc}", file=sys.stderr)
         return 1
+    finally:
+        bar.close()
     print(format_summary(str(outcome.session_dir), outcome.status, outcome.summary))
     print(f"seed     {seed} (with the mouse in session.json's sim_mouse_start, reruns it)")
     return 0

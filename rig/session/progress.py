@@ -24,6 +24,14 @@ class ProgressBar:
         self.label = ""
         self._tty = stream.isatty()
         self._last_tenth = -1
+        self._open_line = False  # a redrawn line not yet ended (on a terminal)
+
+    def close(self) -> None:
+        """End the redrawn line (a session stopped early leaves it open)."""
+        if self._open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open_line = False
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(TrialCompleted, self.on_trial)
@@ -44,7 +52,8 @@ class ProgressBar:
         )
         if self._tty:
             self.stream.write("\r" + line)
-            if n >= self.total:
+            self._open_line = n < self.total
+            if not self._open_line:
                 self.stream.write("\n")
         elif int(done * 10) != self._last_tenth:
             self._last_tenth = int(done * 10)
@@ -52,7 +61,8 @@ class ProgressBar:
         self.stream.flush()
 
     def on_switch(self, event: ContextSwitched) -> None:
-        end = "\n" if self._tty else ""
+        end = "\n" if self._open_line else ""
+        self._open_line = False
         if event.completed:
             text = f"curriculum completed in {event.from_label}"
         else:

@@ -56,3 +56,30 @@ def test_a_critical_subscriber_failure_is_raised_after_the_others_ran() -> None:
     with pytest.raises(OSError, match="No space left"):
         bus.publish(QUEUED)
     assert got == [QUEUED]
+
+
+def test_progress_bar_ends_its_line_when_a_session_stops_early() -> None:
+    import io
+
+    from rig.bus import TrialCompleted
+    from rig.session.progress import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    bar = ProgressBar(10, stream=out)
+    bus = Bus()
+    bar.attach(bus)
+    record = {
+        "outcome": "hit", "instructed": "left", "early_lick": False, "free_drop": False,
+        "free_drop_given": False, "reward_ul": 2.5, "free_drop_ul": 0.0,
+        "context_label": "T1", "response_side": "left",
+    }  # fmt: skip
+    bus.publish(TrialCompleted(record))
+    assert out.getvalue().startswith("\r[###") and not out.getvalue().endswith("\n")
+    bar.close()
+    assert out.getvalue().endswith("\n")
+    bar.close()
+    assert out.getvalue().count("\n") == 1
