@@ -78,7 +78,10 @@ def simulate_cohort(
 ) -> dict[str, Any]:
     require_ready(protocol, hardware)
     if hardware.device.kind != "sim":
-        raise ValueError(f"rig {hardware.name!r} is not a simulated rig (device kind: sim)")
+        raise ValueError(
+            f"rig {hardware.name!r} has a {hardware.device.kind} device; "
+            "rig simulate needs a simulated rig (device kind: sim)"
+        )
     jobs = [
         (protocol, hardware, f"{seed}/mouse{i}", trials_per_session, max_sessions)
         for i in range(mice)
