@@ -16,7 +16,8 @@ import pytest
 from rig.fsm.model import EXIT, TUP, Output, State, StateMachine
 from rig.schema import HardwareConfig, Protocol, load_model
 from rig.task.builder import DECISIONS, build_trial, settings_for, stimulus_for
-from rig.task.spec import SIDES, Side, TrialSpec, other_side
+from rig.task.spec import SIDES, Side, other_side
+from tests.helpers import make_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL_FILES = sorted((ROOT / "protocols").glob("*.yaml"))
@@ -69,27 +70,6 @@ def hardware() -> HardwareConfig:
 @pytest.fixture(scope="module")
 def protocols() -> dict[str, Protocol]:
     return {path.name: _load_protocol(path) for path in PROTOCOL_FILES}
-
-
-def make_spec(
-    protocol: Protocol,
-    context: str,
-    stage: str | None,
-    side: Side,
-    free_drop: bool = False,
-    delay_s: float | None = None,
-) -> TrialSpec:
-    settings = settings_for(protocol, stage)
-    return TrialSpec(
-        trial=7,
-        context=context,
-        label=context,
-        prime=0,
-        stage=stage,
-        instructed=side,
-        free_drop=free_drop,
-        delay_s=settings.delay_s if delay_s is None else delay_s,
-    )
 
 
 def with_changes(protocol: Protocol, **changes: Any) -> Protocol:

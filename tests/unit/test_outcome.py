@@ -22,6 +22,7 @@ from rig.schema import HardwareConfig, Protocol, load_model
 from rig.task.builder import build_trial, settings_for, stimulus_for
 from rig.task.outcome import TrialRecordError, early_lick_count, summarize_trial
 from rig.task.spec import SIDES, Side, TrialSpec, other_side
+from tests.helpers import make_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 LICK = {"left": "lick_left", "right": "lick_right"}
@@ -115,16 +116,7 @@ def trial(
     free_drop: bool = False,
 ) -> Trial:
     context = context or next(iter(protocol.contexts))
-    spec = TrialSpec(
-        trial=1,
-        context=context,
-        label=context,
-        prime=0,
-        stage=stage,
-        instructed=side,
-        free_drop=free_drop,
-        delay_s=settings_for(protocol, stage).delay_s,
-    )
+    spec = make_spec(protocol, context, stage, side, free_drop, trial=1)
     machine = build_trial(protocol, hardware, spec)
     events = to_events(run(machine, licks))
     record = summarize_trial(
