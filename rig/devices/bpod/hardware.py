@@ -68,6 +68,8 @@ class BpodHardware:
             if firmware >= 23:
                 msg_bytes = data[at]
                 at += 1
+            if len(data) < at + 4:
+                raise IndexError("the limits")
             timers, counters, conditions, n_in = data[at : at + 4]
             at += 4
             inputs = data[at : at + n_in].decode("ascii")
