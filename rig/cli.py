@@ -7,6 +7,8 @@ rig run --rig R --protocol P --subject ID [--trials N] [--seed S] [--data-dir D]
                                 one session (on virtual time for the simulated rig)
 rig simulate --curriculum P --mice N --seed S [--json]
                                 simulated mice through a curriculum: trials to criterion
+rig emulate bpod [--profile r2-fw23]
+                                an emulated Bpod on pseudo-terminals (prints its ports)
 """
 
 from __future__ import annotations
@@ -119,6 +121,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_emulate(args: argparse.Namespace) -> int:
+    import signal
+
+    from rig.devices.bpod.hardware import PROFILES
+    from rig.sim.bpod.server import BpodServer
+
+    server = BpodServer(PROFILES[args.profile])
+    for port, path in sorted(server.ports.items()):
+        print(f"port: {path}" if port == 1 else f"port{port}: {path}", flush=True)
+    signal.signal(signal.SIGINT, lambda *_: server.stop())
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        server.serve()
+    finally:
+        server.close()
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -161,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="processes (0: one per CPU)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_simulate)
+
+    from rig.devices.bpod.hardware import PROFILES
+
+    p = sub.add_parser("emulate", help="serve an emulated device on pseudo-terminals")
+    p.add_argument("device", choices=["bpod"])
+    p.add_argument("--profile", choices=sorted(PROFILES), default="r2-fw23")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_emulate)
     return parser
 
 
