@@ -181,15 +181,26 @@ class BpodHardware:
         except ValueError:
             raise HardwareError(f"this Bpod has no output {name!r}") from None
 
+    def input_names(self) -> list[str]:
+        """Each input's name, in the input description's order (``Serial1``, ``Port1``)."""
+        numbers: dict[str, int] = {}
+        names = []
+        for letter in self.inputs:
+            base = (
+                INPUT_EVENT_NAMES[letter][0]
+                if letter in INPUT_EVENT_NAMES
+                else OUTPUT_NAMES[letter]
+            )
+            numbers[base] = numbers.get(base, 0) + 1
+            names.append(f"{base}{numbers[base]}")
+        return names
+
     def input_index(self, name: str) -> int:
         """Index of ``Port1``, ``BNC2``, ... in the input description (for ``'E'`` and ``'V'``)."""
-        numbers: dict[str, int] = {}
-        for i, letter in enumerate(self.inputs):
-            base = INPUT_EVENT_NAMES[letter][0] if letter in INPUT_EVENT_NAMES else letter
-            numbers[base] = numbers.get(base, 0) + 1
-            if f"{base}{numbers[base]}" == name:
-                return i
-        raise HardwareError(f"this Bpod has no input {name!r}")
+        try:
+            return self.input_names().index(name)
+        except ValueError:
+            raise HardwareError(f"this Bpod has no input {name!r}") from None
 
 
 def _profile(firmware: int, mt: int, states: int, events: int, msg: int, gt: int, gc: int,

@@ -42,6 +42,7 @@ class BpodFirmware:
         self.enabled = [letter in "BWDF" for letter in hw.inputs]
         self.on_output: Callable[[int, int], None] = lambda index, value: None
         self.errors: list[str] = []  # what the firmware would silently mishandle
+        self.trials_ended = 0
         self._in = bytearray()
         self._out: dict[int, bytearray] = {1: bytearray(), 2: bytearray(), 3: bytearray()}
         self._later: deque[tuple[int, bytes]] = deque()
@@ -104,6 +105,7 @@ class BpodFirmware:
         out += bytes([1, 1, 255]) + struct.pack("<II", cycle, completed)
         out += struct.pack("<Q", self.session_cycles * CYCLE_US)
         self._trial = None
+        self.trials_ended += 1
         self._in_exit_tick = False
         if self._pending is not None:
             self._matrix, self._pending = self._pending, None

@@ -1,0 +1,165 @@
+"""A Bpod as the session runner's :class:`~rig.devices.base.Device`.
+
+Trials are compiled and sent with RunASAP, so the Bpod starts trial n+1 in the cycle after
+trial n exits. The Bpod reports only events (inputs, timers, Tup) with cycle counts; the
+states and outputs the runner records are replayed on the host by the reference executor
+(a *shadow*), fed the device's own input events at the device's own cycles. Every event
+the Bpod reports must then be one the shadow expects at that cycle (its Tups, its pulse
+ends): where they differ, the difference is kept in :attr:`BpodDevice.disagreements` and
+the device's timing wins. Device times come from the Bpod's clock; host receive times are
+kept beside them.
+
+A Bpod that falls silent for ``silence_s`` past the time its running state machine must
+report something (a Tup, a pulse end) is lost: :class:`~rig.devices.bpod.client.DeviceLost`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+from rig.bus import DeviceEvent
+from rig.devices.bpod.client import BpodClient, DeviceLost
+from rig.devices.bpod.compiler import compile_machine
+from rig.devices.bpod.decoder import Events, Garbage, TrialEnd, TrialStart
+from rig.devices.bpod.hardware import INPUT_EVENT_NAMES, BpodHardware
+from rig.fsm.executor import CYCLES_PER_S, Record, ReferenceExecutor
+from rig.fsm.model import StateMachine
+from rig.schema.hardware import INPUT_CHANNELS
+
+CYCLE_US = 100
+
+
+class BpodDevice:
+    def __init__(
+        self,
+        client: BpodClient,
+        hardware: BpodHardware,
+        channels: Mapping[str, str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        silence_s: float = 0.5,
+    ) -> None:
+        self.client, self.hw, self.channels = client, hardware, channels
+        self.clock, self.silence_s = clock, silence_s
+        self.shadow = ReferenceExecutor()
+        self.disagreements: list[str] = []
+        self.garbage = 0
+        self._sent: deque[tuple[int, StateMachine]] = deque()  # sent, not started yet
+        self._inputs = self._input_codes()
+        self._tup = hardware.event_index("Tup")
+        self._trial_start_cycle = 0
+        self._host_at_start = clock()
+        self._host_zero = clock()
+
+    def _input_codes(self) -> dict[int, tuple[str, int]]:
+        """Bpod event code -> (rig input channel, level)."""
+        codes = {}
+        for channel in INPUT_CHANNELS:
+            bpod = self.channels.get(channel)
+            if not bpod:
+                continue
+            letter = bpod.rstrip("0123456789")
+            suffixes = next(
+                (on, off) for base, on, off in INPUT_EVENT_NAMES.values() if base == letter
+            )
+            codes[self.hw.event_index(bpod + suffixes[0])] = (channel, 1)
+            codes[self.hw.event_index(bpod + suffixes[1])] = (channel, 0)
+        return codes
+
+    # -- the Device interface -------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        return not self.shadow.running and not self._sent
+
+    def queue(self, machine: StateMachine, trial: int) -> None:
+        compiled = compile_machine(machine, self.hw, self.channels, run_asap=True)
+        self.client.send_machine(compiled.message)
+        self._sent.append((trial, machine))
+
+    def poll(self) -> list[DeviceEvent]:
+        while True:
+            records: list[Record] = []
+            messages = self.client.poll(0.05)
+            for message in messages:
+                records += self._handle(message)
+            if records:
+                host_t = round(self.clock() - self._host_zero, 6)
+                return [
+                    DeviceEvent(
+                        r.trial, r.kind, r.name, r.cycle / CYCLES_PER_S, r.value, r.freq_hz, host_t
+                    )
+                    for r in records
+                ]
+            if not messages:
+                if self.idle:
+                    return []
+                self._check_alive()
+
+    # -- device messages -> the shadow's records ------------------------------------------------
+    def _handle(self, message: object) -> list[Record]:
+        if isinstance(message, TrialStart):
+            return self._start(message)
+        if isinstance(message, Events):
+            return self._events(message)
+        if isinstance(message, TrialEnd):
+            if self.shadow.running:
+                self.disagreements.append(
+                    f"trial {self.shadow.trial}: the Bpod ended it at cycle {message.cycle}, "
+                    "the host's replay did not"
+                )
+            return []
+        if isinstance(message, Garbage):
+            self.garbage += 1
+        return []
+
+    def _start(self, message: TrialStart) -> list[Record]:
+        if not self._sent:
+            self.disagreements.append(f"a trial started at {message.start_us} us that was not sent")
+            return []
+        trial, machine = self._sent.popleft()
+        cycle = message.start_us // CYCLE_US
+        self._trial_start_cycle = cycle
+        self._host_at_start = self.clock()
+        if self.shadow.running or self.shadow.has_queued:
+            self.disagreements.append(f"trial {trial}: started while the host's replay ran")
+            return []
+        self.shadow.load(machine, trial)
+        self.shadow.start(cycle)
+        return self.shadow.tick(cycle, ())
+
+    def _events(self, message: Events) -> list[Record]:
+        cycle = self._trial_start_cycle + message.cycle
+        records: list[Record] = []
+        deadline = self.shadow.next_deadline()
+        while deadline is not None and deadline < cycle and self.shadow.running:
+            self.disagreements.append(
+                f"trial {self.shadow.trial}: the host expected an event at cycle "
+                f"{deadline - self._trial_start_cycle}, the Bpod reported none"
+            )
+            records += self.shadow.tick(deadline, ())
+            deadline = self.shadow.next_deadline()
+        edges = [self._inputs[c] for c in message.codes if c in self._inputs]
+        if not self.shadow.running:
+            return records
+        step = self.shadow.tick(cycle, edges)
+        tup_here = any(r.kind == "input" and r.name == "Tup" for r in step)
+        if tup_here != (self._tup in message.codes):
+            self.disagreements.append(
+                f"trial {self.shadow.trial} cycle {message.cycle}: Tup on the "
+                f"{'host' if tup_here else 'Bpod'} only"
+            )
+        return records + step
+
+    def _check_alive(self) -> None:
+        deadline = self.shadow.next_deadline()
+        if deadline is None or not self.shadow.running:
+            return
+        due = self._host_at_start + (deadline - self._trial_start_cycle) / CYCLES_PER_S
+        if self.clock() > due + self.silence_s:
+            late = deadline - self._trial_start_cycle
+            raise DeviceLost(
+                f"{self.client.transport.name}: no event from the Bpod {self.silence_s} s after "
+                f"trial {self.shadow.trial} was due one (cycle {late})"
+            )
