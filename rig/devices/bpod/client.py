@@ -75,8 +75,9 @@ class BpodClient:
         return hw
 
     def _drain(self) -> None:
-        while self.transport.read(0.15):
-            pass
+        """Drop what is waiting (an unconnected Bpod keeps sending 0xDE: read once, not
+        until it stops)."""
+        self.transport.read(0.05)
 
     def _request(self, command: bytes, kind: ReplyKind, firmware: int = 23) -> object:
         self.decoder.expect(kind, firmware=firmware)

@@ -1,0 +1,117 @@
+"""The task on the emulated Bpod, through the real serial client over a pty, in real time."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rig.bus import Bus, DeviceEvents, TrialCompleted
+from rig.devices.bpod import PROFILES
+from rig.devices.bpod.client import BpodClient, DeviceLost
+from rig.devices.bpod.device import BpodDevice
+from rig.schema import HardwareConfig, Protocol, load_model
+from rig.session.planner import TrialPlanner
+from rig.session.runner import SessionRunner
+from rig.sim.bpod.server import BpodServer
+from rig.sim.bpod.world import BpodWorld
+from rig.sim.mouse import Mouse
+from rig.sim.subject import new_brain
+from rig.transport.serial_port import SerialTransport
+from tests.contract.test_bpod_emulator import WIRING
+from tests.integration.test_realtime import SHORT
+from tests.integration.test_session import check_trial_against_events
+
+pytestmark = pytest.mark.realtime
+
+
+@pytest.fixture
+def short_protocol(tmp_path: Path) -> Protocol:
+    (tmp_path / "short.yaml").write_text(SHORT)
+    return load_model(tmp_path / "short.yaml", Protocol)
+
+
+@pytest.fixture
+def hardware(root: Path) -> HardwareConfig:
+    return load_model(root / "hardware_configs/sim.yaml", HardwareConfig)
+
+
+@contextlib.contextmanager
+def serve(profile: str, protocol: Protocol, hardware: HardwareConfig) -> Iterator[BpodServer]:
+    server = BpodServer(PROFILES[profile])
+    mouse = Mouse(new_brain(protocol, hardware, random.Random(1)), random.Random(2))
+    world = BpodWorld(server.firmware, mouse, WIRING, hardware.delivered_ul)
+    server.on_cycle = world.on_cycle
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        thread.join(5)
+        server.close()
+
+
+@pytest.mark.parametrize("profile", ["r2-fw22", "r2-fw23", "2plus-fw23"])
+def test_trials_back_to_back_on_the_emulated_bpod(
+    profile: str, short_protocol: Protocol, hardware: HardwareConfig
+) -> None:
+    with serve(profile, short_protocol, hardware) as server:
+        client = BpodClient(SerialTransport(server.ports[1]))
+        hw = client.connect(inputs=["Port1", "Port2"])
+        assert (hw.firmware, hw.machine_type) == (
+            PROFILES[profile].firmware,
+            PROFILES[profile].machine_type,
+        )
+        device = BpodDevice(client, hw, WIRING)
+        bus = Bus()
+        records: list[dict[str, Any]] = []
+        events: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        bus.subscribe(TrialCompleted, lambda e: records.append(e.record))
+
+        def collect(batch: DeviceEvents) -> None:
+            for e in batch.events:
+                line = {"kind": e.kind, "name": e.name, "t": e.t, "value": e.value}
+                events[e.trial].append(line)
+
+        bus.subscribe(DeviceEvents, collect)
+        planner = TrialPlanner(short_protocol, hardware, random.Random(3))
+        runner = SessionRunner(device, planner, bus, max_trials=6, volume_ul=hardware.delivered_ul)
+        result = runner.run()
+        client.disconnect()
+        assert result.trials_completed == 6
+        assert device.disagreements == []
+        assert {r["dead_time_ms"] for r in records[1:]} == {0.1}  # one cycle, every time
+        for record in records:
+            check_trial_against_events(record, events[record["trial"]], short_protocol, hardware)
+        assert sum(r["outcome"] != "no_response" for r in records) >= 3  # the mouse licked
+
+
+def test_closing_the_emulator_mid_trial_is_reported_within_half_a_second(
+    short_protocol: Protocol, hardware: HardwareConfig
+) -> None:
+    import time
+
+    with serve("r2-fw23", short_protocol, hardware) as server:
+        client = BpodClient(SerialTransport(server.ports[1]))
+        hw = client.connect(inputs=["Port1", "Port2"])
+        device = BpodDevice(client, hw, WIRING)
+        planner = TrialPlanner(short_protocol, hardware, random.Random(3))
+        plan = planner.next_trial(1)
+        device.queue(plan.machine, 1)
+        seen = device.poll()
+        assert seen[0].kind == "trial_start"
+        server.stop()
+        time.sleep(0.05)
+        server.close()
+        closed = time.monotonic()
+        with pytest.raises(DeviceLost):
+            while True:
+                device.poll()
+        assert time.monotonic() - closed < 0.5
