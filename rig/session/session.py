@@ -23,12 +23,14 @@ import rig
 from rig.bus import Bus, TrialCompleted
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
+from rig.session.devices import is_virtual, open_device
 from rig.session.history import check_subject_id, last_position
 from rig.session.planner import TrialPlanner
 from rig.session.preflight import require_ready
 from rig.session.recorder import SessionRecorder, write_json_atomic
 from rig.session.runner import SessionRunner
-from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse, simulated_device
+from rig.sim.brain import Brain
+from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse
 from rig.task.stats import RollingStats
 
 
@@ -99,60 +101,73 @@ def run_session(
     )
     position = last_position(subject_dir, request.protocol.name)
     planner = TrialPlanner(request.protocol, request.hardware, rng, position)
-    volume_ul = hardware.delivered_ul
-    device = simulated_device(hardware, brain, rng, realtime=request.realtime)
-    bus = Bus()
-    stats = RollingStats()
-    bus.subscribe(TrialCompleted, lambda e: stats.add(e.record))
-    started = dt.datetime.now().astimezone()
-    recorder = SessionRecorder(
-        new_session_dir(subject_dir, started),
-        {
-            "subject": request.subject,
-            "operator": request.operator,
-            "rig": hardware.name,
-            "device": hardware.device.model_dump(mode="json"),
-            "software_version": rig.__version__,
-            "seed": request.seed,
-            "weight_g": request.weight_g,
-            "warnings": hardware.stale_calibrations(started.date()),
-            "notes": request.notes,
-            "start_time": started.isoformat(timespec="seconds"),
-            "protocol_file": request.protocol_path,
-            "hardware_file": request.hardware_path,
-            "protocol": request.protocol.model_dump(mode="json"),
-            "hardware": hardware.model_dump(mode="json"),
-            "start_position": planner.tracker.position.to_json(),
-            "start_label": planner.tracker.label,
-            "sim_mouse_start": brain.to_json(),  # with the seed, this session can be rerun
-            "virtual_time": not request.realtime,
-        },
-        fsync_each_trial=request.realtime
-        if request.fsync_each_trial is None
-        else request.fsync_each_trial,
-    )
-    recorder.attach(bus)
-    for observe in observers:
-        observe(bus)
-    runner = SessionRunner(device, planner, bus, max_trials=request.trials, volume_ul=volume_ul)
-    status = "crashed"
-    try:
-        with stop_on_signals(runner.request_stop):
-            result = runner.run()
-        status = "aborted" if result.stopped_early else "completed"
-    finally:
-        summary = {**stats.snapshot(), "end_label": planner.tracker.label}
-        recorder.finish(
-            status,
-            {
-                "end_time": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                "end_position": planner.tracker.position.to_json(),
-                "summary": summary,
-                "subscriber_failures": [
-                    f"{f.subscriber} on {f.event}: {f.error}" for f in bus.failures
-                ],
-            },
+    virtual = is_virtual(hardware) and not request.realtime
+    with open_device(hardware, brain, rng, realtime=request.realtime) as device:
+        bus = Bus()
+        stats = RollingStats()
+        bus.subscribe(TrialCompleted, lambda e: stats.add(e.record))
+        started = dt.datetime.now().astimezone()
+        recorder = SessionRecorder(
+            new_session_dir(subject_dir, started),
+            _metadata(request, planner, brain, started, virtual),
+            fsync_each_trial=not virtual
+            if request.fsync_each_trial is None
+            else request.fsync_each_trial,
         )
-        subject_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(subject_dir / SIM_MOUSE_FILE, brain.to_json())
+        recorder.attach(bus)
+        for observe in observers:
+            observe(bus)
+        runner = SessionRunner(
+            device, planner, bus, max_trials=request.trials, volume_ul=hardware.delivered_ul
+        )
+        status = "crashed"
+        try:
+            with stop_on_signals(runner.request_stop):
+                result = runner.run()
+            status = "aborted" if result.stopped_early else "completed"
+        finally:
+            summary = {**stats.snapshot(), "end_label": planner.tracker.label}
+            recorder.finish(
+                status,
+                {
+                    "end_time": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "end_position": planner.tracker.position.to_json(),
+                    "summary": summary,
+                    "subscriber_failures": [
+                        f"{f.subscriber} on {f.event}: {f.error}" for f in bus.failures
+                    ],
+                },
+            )
+            subject_dir.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(subject_dir / SIM_MOUSE_FILE, brain.to_json())
     return SessionOutcome(recorder.dir, status, summary)
+
+
+def _metadata(
+    request: SessionRequest,
+    planner: TrialPlanner,
+    brain: Brain,
+    started: dt.datetime,
+    virtual: bool,
+) -> dict[str, Any]:
+    hardware = request.hardware
+    return {
+        "subject": request.subject,
+        "operator": request.operator,
+        "rig": hardware.name,
+        "device": hardware.device.model_dump(mode="json"),
+        "software_version": rig.__version__,
+        "seed": request.seed,
+        "weight_g": request.weight_g,
+        "warnings": hardware.stale_calibrations(started.date()),
+        "notes": request.notes,
+        "start_time": started.isoformat(timespec="seconds"),
+        "protocol_file": request.protocol_path,
+        "hardware_file": request.hardware_path,
+        "protocol": request.protocol.model_dump(mode="json"),
+        "hardware": hardware.model_dump(mode="json"),
+        "start_position": planner.tracker.position.to_json(),
+        "start_label": planner.tracker.label,
+        "sim_mouse_start": brain.to_json(),  # with the seed, this session can be rerun
+        "virtual_time": virtual,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import threading
 from collections import defaultdict
@@ -115,3 +116,27 @@ def test_closing_the_emulator_mid_trial_is_reported_within_half_a_second(
             while True:
                 device.poll()
         assert time.monotonic() - closed < 0.5
+
+
+def test_rig_run_on_the_bpod_emulator_config(root: Path, tmp_path: Path) -> None:
+    """The README's command: ``rig run --rig hardware_configs/bpod-emulator.yaml ...``."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "rig.cli", "run", "--rig", "hardware_configs/bpod-emulator.yaml",
+         "--protocol", "tests/data/short_trials.yaml", "--subject", "b1", "--trials", "4",
+         "--seed", "5", "--data-dir", str(tmp_path)],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (session,) = (tmp_path / "b1").glob("2*")
+    meta = json.loads((session / "session.json").read_text())
+    assert meta["status"] == "completed" and meta["virtual_time"] is False
+    records = [json.loads(x) for x in (session / "trials.jsonl").read_text().splitlines()]
+    assert [r["trial"] for r in records] == [1, 2, 3, 4]
+    assert {r["dead_time_ms"] for r in records[1:]} == {0.1}
+    events = [json.loads(x) for x in (session / "events.jsonl").read_text().splitlines()]
+    assert all("host_t" in e for e in events)  # host receive times beside device times

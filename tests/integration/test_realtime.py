@@ -15,21 +15,7 @@ import pytest
 from rig.schema import HardwareConfig, Protocol, load_model
 from rig.session.session import SessionRequest, run_session
 
-SHORT = """
-name: short_trials
-epochs:
-  pre_sample_s: 0.05
-  sample_s: 0.2
-  delay_s: 0.2
-  response_window_s: 0.5
-  reward_consumption_s: 0.1
-  timeout_s: 0.2
-  stop_licking_s: 0.2
-contexts:
-  T1: {modality: tactile, mapping: {posterior: right, anterior: left}}
-curriculum:
-  - {context: T1}
-"""
+SHORT = (Path(__file__).parents[1] / "data" / "short_trials.yaml").read_text()
 
 
 @pytest.mark.realtime

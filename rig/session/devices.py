@@ -1,0 +1,82 @@
+"""Open the behaviour device a hardware config names, for one session.
+
+- ``kind: sim``: the virtual-time device with the subject's simulated mouse;
+- ``kind: bpod``, ``url: serial:///dev/ttyACM0``: a real Bpod through the serial client;
+- ``kind: bpod``, ``url: emulate://bpod?profile=r2-fw23``: the emulated Bpod, served on
+  pseudo-terminals by a thread of this process (its inputs driven by the subject's
+  simulated mouse), reached through the same serial client as a real one, in real time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlparse
+
+from rig.devices.base import Device
+from rig.devices.bpod.client import BpodClient
+from rig.devices.bpod.device import BpodDevice
+from rig.devices.bpod.hardware import PROFILES
+from rig.schema.hardware import HardwareConfig
+from rig.sim.bpod.server import BpodServer
+from rig.sim.bpod.world import BpodWorld
+from rig.sim.brain import Brain
+from rig.sim.mouse import Mouse
+from rig.sim.subject import simulated_device
+from rig.transport.base import open_transport
+
+
+def is_virtual(hardware: HardwareConfig) -> bool:
+    return hardware.device.kind == "sim"
+
+
+@contextlib.contextmanager
+def open_device(
+    hardware: HardwareConfig, brain: Brain, rng: random.Random, *, realtime: bool
+) -> Iterator[Device]:
+    kind, url = hardware.device.kind, hardware.device.url
+    if kind == "sim":
+        yield simulated_device(hardware, brain, rng, realtime=realtime)
+        return
+    if kind != "bpod":
+        raise NotImplementedError(f"device kind {kind!r} is not supported yet")
+    with contextlib.ExitStack() as stack:
+        if url.startswith("emulate://"):
+            url = stack.enter_context(_emulated_bpod(url, hardware, brain, rng))
+        client = BpodClient(open_transport(url))
+        stack.callback(client.disconnect)
+        bpod_inputs = [
+            hardware.channels[ch] for ch in ("lick_left", "lick_right") if ch in hardware.channels
+        ]
+        hw = client.connect(inputs=bpod_inputs)
+        yield BpodDevice(client, hw, hardware.channels)
+
+
+@contextlib.contextmanager
+def _emulated_bpod(
+    url: str, hardware: HardwareConfig, brain: Brain, rng: random.Random
+) -> Iterator[str]:
+    parsed = urlparse(url)
+    profile = parse_qs(parsed.query).get("profile", ["r2-fw23"])[0]
+    if parsed.netloc != "bpod" or profile not in PROFILES:
+        raise ValueError(
+            f"device url {url!r}: use emulate://bpod?profile=P with P one of {sorted(PROFILES)}"
+        )
+    server = BpodServer(PROFILES[profile])
+    world = BpodWorld(
+        server.firmware,
+        Mouse(brain, random.Random(rng.random())),
+        hardware.channels,
+        hardware.delivered_ul,
+    )
+    server.on_cycle = world.on_cycle
+    thread = threading.Thread(target=server.serve, name="bpod-emulator", daemon=True)
+    thread.start()
+    try:
+        yield f"serial://{server.ports[1]}"
+    finally:
+        server.stop()
+        thread.join(5)
+        server.close()
