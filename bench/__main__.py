@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from bench import sim_speed
+from bench import bpod, sim_speed
 
-BENCHMARKS = {"sim_speed": sim_speed.run}
+BENCHMARKS = {"sim_speed": sim_speed.run, "bpod": bpod.run}
 
 
 def main(argv: list[str]) -> int:
