@@ -1,0 +1,47 @@
+"""Bpod client software written by others, unchanged, against the rig's emulated Bpod."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.realtime
+
+
+def test_pybpod_api_runs_trials_on_the_fw22_emulator(root: Path, tmp_path: Path) -> None:
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "rig.cli", "emulate", "bpod", "--profile", "r2-fw22"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        port = emulator.stdout.readline().split()[-1]
+        result = subprocess.run(
+            [sys.executable, str(root / "tests/data/pybpod_client.py"), port],
+            cwd=tmp_path,  # pybpod writes its settings where it runs
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        emulator.terminate()
+        emulator.wait(10)
+    assert result.returncode == 0, result.stderr[-2000:]
+    trials = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(trials) == 3
+    for trial in trials:
+        assert trial["ok"] is True
+        # pybpod's own arithmetic (cycles x 0.0001) leaves float noise: compare to 1 us
+        assert trial["States timestamps"] == {
+            "A": [[0, pytest.approx(0.05, abs=1e-6)]],
+            "B": [[pytest.approx(0.05, abs=1e-6), pytest.approx(0.35, abs=1e-6)]],
+        }
+        assert trial["Events timestamps"]["Tup"] == pytest.approx([0.05, 0.35], abs=1e-6)
+        duration = trial["Trial end timestamp"] - trial["Trial start timestamp"]
+        assert duration == pytest.approx(0.35, abs=1e-6)  # device µs from the cycle counter
