@@ -158,10 +158,7 @@ class BpodHardware:
         return names
 
     def event_index(self, name: str) -> int:
-        try:
-            return self.event_names().index(name)
-        except ValueError:
-            raise HardwareError(f"this Bpod has no event {name!r}") from None
+        return _index(self.event_names(), name, "event")
 
     def output_names(self) -> list[str]:
         names = []
@@ -176,10 +173,7 @@ class BpodHardware:
         return names
 
     def output_index(self, name: str) -> int:
-        try:
-            return self.output_names().index(name)
-        except ValueError:
-            raise HardwareError(f"this Bpod has no output {name!r}") from None
+        return _index(self.output_names(), name, "output")
 
     def input_names(self) -> list[str]:
         """Each input's name, in the input description's order (``Serial1``, ``Port1``)."""
@@ -197,10 +191,14 @@ class BpodHardware:
 
     def input_index(self, name: str) -> int:
         """Index of ``Port1``, ``BNC2``, ... in the input description (for ``'E'`` and ``'V'``)."""
-        try:
-            return self.input_names().index(name)
-        except ValueError:
-            raise HardwareError(f"this Bpod has no input {name!r}") from None
+        return _index(self.input_names(), name, "input")
+
+
+def _index(names: list[str], name: str, kind: str) -> int:
+    try:
+        return names.index(name)
+    except ValueError:
+        raise HardwareError(f"this Bpod has no {kind} {name!r}") from None
 
 
 def _profile(firmware: int, mt: int, states: int, events: int, msg: int, gt: int, gc: int,
