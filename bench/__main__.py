@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from bench import bpod, sim_speed
+from bench import bpod, bpod_rapid, sim_speed
 
-BENCHMARKS = {"sim_speed": sim_speed.run, "bpod": bpod.run}
+BENCHMARKS = {"sim_speed": sim_speed.run, "bpod": bpod.run, "bpod_rapid": bpod_rapid.run}
 
 
 def main(argv: list[str]) -> int:
