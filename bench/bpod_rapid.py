@@ -37,9 +37,8 @@ def run() -> dict[str, Any]:
     generated = {"edges": 0}
 
     def toggle(fw: BpodFirmware) -> None:
-        trial = fw._trial
-        started = trial is not None and fw._first_loop_at is None  # cycle 0 has run
-        if started and trial is not None and trial.cycle < SECONDS * 10_000:
+        cycle = fw.trial_cycle  # None before the trial's cycle 0 has run
+        if cycle is not None and cycle < SECONDS * 10_000:
             fw.levels[port1] ^= 1
             generated["edges"] += 1
 

@@ -90,7 +90,7 @@ def run_until_idle(
         out += fw.read()
         for index, level in (levels or {}).get(fw.cycle, []):
             fw.levels[index] = level
-        if not fw.running and fw._first_loop_at is None:
+        if not fw.running and not fw.starting:
             return out
     raise AssertionError("the trial never ended")
 

@@ -70,6 +70,18 @@ class BpodFirmware:
     def running(self) -> bool:
         return self._trial is not None
 
+    @property
+    def trial_cycle(self) -> int | None:
+        """The running trial's cycle once its cycle 0 has run; None otherwise."""
+        if self._trial is None or self._first_loop_at is not None:
+            return None
+        return self._trial.cycle
+
+    @property
+    def starting(self) -> bool:
+        """A trial was started and its cycle 0 is the next tick."""
+        return self._first_loop_at is not None
+
     # -- one cycle ---------------------------------------------------------------------------
     def tick(self) -> None:
         self.cycle += 1
