@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +47,44 @@ def test_pybpod_api_runs_trials_on_the_fw22_emulator(root: Path, tmp_path: Path)
         assert trial["Events timestamps"]["Tup"] == pytest.approx([0.05, 0.35], abs=1e-6)
         duration = trial["Trial end timestamp"] - trial["Trial start timestamp"]
         assert duration == pytest.approx(0.35, abs=1e-6)  # device µs from the cycle counter
+
+
+def test_bpod_core_runs_queued_trials_on_the_fw23_emulator(root: Path, tmp_path: Path) -> None:
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "rig.cli", "emulate", "bpod", "--profile", "r2-fw23"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    try:
+        assert emulator.stdout is not None
+        ports = [emulator.stdout.readline().split()[-1] for _ in range(2)]  # port, port2
+        result = subprocess.run(
+            [sys.executable, str(root / "tests/data/bpod_core_client.py"), *ports],
+            cwd=tmp_path,
+            env={**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        emulator.terminate()
+        emulator.wait(10)
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["firmware"] == [23, 10] and data["machine"] == 3
+    rows = data["rows"]
+    for row in rows:
+        row["t"] = dt.datetime.fromisoformat(row["Time"])
+
+    def first(trial: int, kind: str) -> dt.datetime:
+        return next(r["t"] for r in rows if r["Trial"] == trial and r["Type"] == kind)
+
+    for trial in (0, 1):
+        start = first(trial, "TrialStart")
+        tups = [r["t"] - start for r in rows if r["Trial"] == trial and r["Event"] == "Tup"]
+        assert tups == [dt.timedelta(milliseconds=50), dt.timedelta(milliseconds=350)]
+    # the second run() was queued with RunASAP: it starts one cycle after the first ends
+    assert first(1, "TrialStart") - first(0, "TrialEnd") == dt.timedelta(microseconds=100)
