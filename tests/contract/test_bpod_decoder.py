@@ -180,6 +180,12 @@ def test_module_enumeration() -> None:
     )
 
 
+def test_a_soft_code_between_trials_is_decoded() -> None:
+    decoder = Decoder()
+    assert decoder.feed(b"\x02") == []
+    assert decoder.feed(b"\x07") == [SoftCode(7, 0)]
+
+
 def test_bytes_nobody_asked_for_are_garbage() -> None:
     decoder = Decoder()
     (message,) = decoder.feed(b"\xde\x07\x08")

@@ -100,6 +100,19 @@ class BpodClient:
         backlog, self._backlog = self._backlog, []
         return backlog + self._feed(self._read(timeout))
 
+    def override(self, output: str, value: int) -> None:
+        """Drive an output by its Bpod name (``Valve1``, ``PWM3``) until the trial ends."""
+        assert self.hardware is not None, "connect() first"
+        self.write(cmd.override(self.hardware.output_index(output), value))
+
+    def soft_code(self, code: int) -> None:
+        """A USB soft event (0-based) into the running state machine."""
+        self.write(cmd.soft_code(code))
+
+    def echo_soft_code(self, code: int) -> None:
+        """The Bpod sends the code back as a soft-code frame (a link check)."""
+        self.write(cmd.echo_soft_code(code))
+
     def disconnect(self) -> None:
         try:
             self.write(cmd.FORCE_EXIT + cmd.DISCONNECT)

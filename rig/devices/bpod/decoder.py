@@ -154,6 +154,11 @@ class Decoder:
                 self._take(1)
                 self.discovery_bytes += 1
                 return self._next() if self._buf else None
+            if self._buf[0] == 2:  # a soft code between trials: the echo of an 'S'
+                if len(self._buf) < 2:
+                    return None
+                data, offset = self._take(2)
+                return SoftCode(data[1], offset)
             data, offset = self._take(len(self._buf))
             return Garbage(data, offset, "bytes nobody asked for")
         head = self._wanted[0]
