@@ -20,6 +20,7 @@ from rig.devices.bpod.device import BpodDevice
 from rig.schema import HardwareConfig, Protocol, load_model
 from rig.session.planner import TrialPlanner
 from rig.session.runner import SessionRunner
+from rig.sim.bpod.firmware import BpodFirmware
 from rig.sim.bpod.server import BpodServer
 from rig.sim.bpod.world import BpodWorld
 from rig.sim.mouse import Mouse
@@ -140,3 +141,34 @@ def test_rig_run_on_the_bpod_emulator_config(root: Path, tmp_path: Path) -> None
     assert {r["dead_time_ms"] for r in records[1:]} == {0.1}
     events = [json.loads(x) for x in (session / "events.jsonl").read_text().splitlines()]
     assert all("host_t" in e for e in events)  # host receive times beside device times
+
+
+def test_garbage_in_the_live_stream_is_reported_and_nothing_is_lost(
+    short_protocol: Protocol, hardware: HardwareConfig
+) -> None:
+    with serve("r2-fw23", short_protocol, hardware) as server:
+        world_cycle = server.on_cycle
+        injected = {"bytes": 0}
+
+        def with_garbage(fw: BpodFirmware) -> None:
+            assert world_cycle is not None
+            world_cycle(fw)
+            # between two frames of a trial under way (not inside a start sequence)
+            if fw.trial_cycle and fw.cycle % 700 == 0:
+                fw._out[1] += b"\x99\x00\xee"
+                injected["bytes"] += 3
+
+        server.on_cycle = with_garbage
+        client = BpodClient(SerialTransport(server.ports[1]))
+        hw = client.connect(inputs=["Port1", "Port2"])
+        device = BpodDevice(client, hw, WIRING)
+        bus = Bus()
+        records: list[dict[str, Any]] = []
+        bus.subscribe(TrialCompleted, lambda e: records.append(e.record))
+        planner = TrialPlanner(short_protocol, hardware, random.Random(4))
+        SessionRunner(device, planner, bus, max_trials=4, volume_ul=hardware.delivered_ul).run()
+        client.disconnect()
+    assert injected["bytes"] > 0
+    assert device.garbage > 0  # reported, with offsets, by the decoder
+    assert [r["trial"] for r in records] == [1, 2, 3, 4]
+    assert device.disagreements == []
