@@ -95,3 +95,22 @@ def test_unsupported_firmware_is_refused() -> None:
     client = BpodClient(transport, clock=transport.clock, sleep=transport.sleep)
     with pytest.raises(BpodError, match="firmware 21"):
         client.connect()
+
+
+def test_connect_enumerates_the_module_ports() -> None:
+    client, _ = client_for("2plus-fw23")
+    client.connect()
+    assert client.modules == (None, None, None)  # three UARTs, nothing plugged in
+
+
+def test_flexio_configuration_is_answered_on_the_2plus_only() -> None:
+    fw = BpodFirmware(PROFILES["2plus-fw23"])
+    fw.receive(b"Q\x02\x02\x00\x01" + b"q" + b"e\x01\x00\x01" + b"e\x07\x00\x01" + b"_")
+    for _ in range(6):
+        fw.tick()
+    assert fw.read() == b"\x01" + bytes([2, 2, 0, 1]) + b"\x01" + bytes([8, 1])
+    r2 = BpodFirmware(PROFILES["r2-fw23"])
+    r2.receive(b"q_")
+    for _ in range(3):
+        r2.tick()
+    assert r2.read() == b""

@@ -43,6 +43,7 @@ class BpodClient:
         self.decoder = Decoder()
         self.hardware: BpodHardware | None = None
         self.garbage: list[Message] = []
+        self.modules: tuple[object, ...] = ()
         self._backlog: list[Message] = []
 
     # -- set-up -------------------------------------------------------------------------------
@@ -70,6 +71,9 @@ class BpodClient:
             for name, letter in zip(hw.input_names(), hw.inputs, strict=True)
         ]
         self._request(cmd.enable_inputs(flags), "ack")
+        modules = self._request(cmd.MODULES, "modules", modules=hw.serial_inputs.count("U"))
+        assert isinstance(modules, tuple)
+        self.modules = modules  # per module port: None, or its name, firmware, events
         self.decoder = Decoder(events=len(hw.event_names()))
         self.hardware = hw
         return hw
@@ -79,8 +83,10 @@ class BpodClient:
         until it stops)."""
         self.transport.read(0.05)
 
-    def _request(self, command: bytes, kind: ReplyKind, firmware: int = 23) -> object:
-        self.decoder.expect(kind, firmware=firmware)
+    def _request(
+        self, command: bytes, kind: ReplyKind, firmware: int = 23, modules: int = 0
+    ) -> object:
+        self.decoder.expect(kind, firmware=firmware, modules=modules)
         self.write(command)
         deadline = self.clock() + REPLY_TIMEOUT_S
         while self.clock() < deadline:

@@ -29,6 +29,7 @@ DISCOVERY_EVERY = 1000  # cycles (100 ms)
 HANDSHAKE_DEAF = 1000
 MODULE_SCAN = 100
 FW23_ONLY = set(b"fv:{}")
+FLEXIO = set(b"Qq^o.tpme_")  # machine type 4, FW23: FlexIO configuration
 
 
 class BpodFirmware:
@@ -43,6 +44,7 @@ class BpodFirmware:
         self.on_output: Callable[[int, int], None] = lambda index, value: None
         self.errors: list[str] = []  # what the firmware would silently mishandle
         self.trials_ended = 0
+        self.flex_types = [0, 0, 0, 0]  # FlexIO channel types (2+): 0 digital in
         self._in = bytearray()
         self._out: dict[int, bytearray] = {1: bytearray(), 2: bytearray(), 3: bytearray()}
         self._later: deque[tuple[int, bytes]] = deque()
@@ -148,6 +150,9 @@ class BpodFirmware:
         byte = self._in[0]
         if self.hw.firmware < 23 and byte in FW23_ONLY:
             del self._in[:1]  # FW22 does not know it: no reply
+            return
+        if byte in FLEXIO and not (self.hw.machine_type >= 4 and self.hw.firmware >= 23):
+            del self._in[:1]  # only the 2+ has FlexIO channels
             return
         handler = _HANDLERS.get(chr(byte))
         if handler is None:
@@ -320,6 +325,24 @@ def _force_exit(fw: BpodFirmware) -> None:
     fw._end_report(trial.cycle, trial.cycle)
 
 
+def _flex_types(fw: BpodFirmware) -> None:
+    data = fw._need(4)
+    if data is not None:
+        fw.flex_types = list(data)
+        fw._reply(b"\x01")
+
+
+def _flex_enable(fw: BpodFirmware) -> None:
+    data = fw._need(3)  # channel, threshold (0/1), enable
+    if data is not None and data[0] < 4:
+        fw._reply(b"\x01")  # replies only for a valid channel
+
+
+def _psram_test(fw: BpodFirmware) -> None:
+    fw._need(0)
+    fw._reply(bytes([8, 1]))  # 8 MB, ok
+
+
 def _app_port(fw: BpodFirmware) -> None:
     fw._need(0)
     if fw.hw.machine_type >= 3:
@@ -362,4 +385,15 @@ _HANDLERS: dict[str, Callable[[BpodFirmware], None]] = {
     "Z": _disconnect,
     "{": _app_port,
     "}": _analog_port,
+    # FlexIO (2+): configuration is answered; analogue sample streaming is not emulated
+    "Q": _flex_types,
+    "q": _simple(lambda fw: bytes(fw.flex_types)),
+    "^": _fixed(4, b"\x01"),
+    "o": _fixed(1, b"\x01"),
+    ".": _simple(lambda fw: b"\x01"),
+    "t": _fixed(16, b"\x01"),
+    "p": _fixed(8, b"\x01"),
+    "m": _fixed(4, b"\x01"),
+    "e": _flex_enable,
+    "_": _psram_test,
 }
