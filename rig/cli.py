@@ -7,8 +7,9 @@ rig run --rig R --protocol P --subject ID [--trials N] [--seed S] [--data-dir D]
                                 one session (on virtual time for the simulated rig)
 rig simulate --curriculum P --mice N --seed S [--json]
                                 simulated mice through a curriculum: trials to criterion
-rig emulate bpod [--profile r2-fw23]
-                                an emulated Bpod on pseudo-terminals (prints its ports)
+rig emulate bpod [--profile r2-fw23] [--rig R --seed S]
+                                an emulated Bpod on pseudo-terminals (prints its ports);
+                                with --rig, a simulated mouse licks its ports
 """
 
 from __future__ import annotations
@@ -129,6 +130,18 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     from rig.sim.bpod.server import BpodServer
 
     server = BpodServer(PROFILES[args.profile])
+    if args.rig:  # a simulated mouse at the ports, wired as the hardware config says
+        import random
+
+        from rig.sim.bpod.world import BpodWorld
+        from rig.sim.brain import Brain
+        from rig.sim.mouse import Mouse
+
+        hardware = load_model(Path(args.rig), HardwareConfig)
+        rng = random.Random(args.seed)
+        mouse = Mouse(Brain.new(rng), random.Random(rng.random()))
+        world = BpodWorld(server.firmware, mouse, hardware.channels, hardware.delivered_ul)
+        server.on_cycle = world.on_cycle
     for port, path in sorted(server.ports.items()):
         print(f"port: {path}" if port == 1 else f"port{port}: {path}", flush=True)
     signal.signal(signal.SIGINT, lambda *_: server.stop())
@@ -188,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("emulate", help="serve an emulated device on pseudo-terminals")
     p.add_argument("device", choices=["bpod"])
     p.add_argument("--profile", choices=sorted(PROFILES), default="r2-fw23")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the simulated mouse's seed")
+    p.add_argument("--rig", default=None, help="hardware config: a simulated mouse at its ports")
     p.set_defaults(func=cmd_emulate)
     return parser
 
