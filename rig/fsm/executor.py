@@ -56,6 +56,7 @@ from rig.schema.hardware import INPUT_CHANNELS
 
 CYCLE_S = 1e-4
 CYCLES_PER_S = 10_000
+CYCLE_US = 100
 CHANNEL_ORDER = {ch: i for i, ch in enumerate(INPUT_CHANNELS)}
 
 RecordKind = Literal["trial_start", "state", "input", "output", "trial_end"]

@@ -14,19 +14,23 @@ import pytest
 pytestmark = pytest.mark.realtime
 
 
-def test_pybpod_api_runs_trials_on_the_fw22_emulator(root: Path, tmp_path: Path) -> None:
+def run_client(
+    root: Path, profile: str, script: str, cwd: Path, ports: int, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Start ``rig emulate bpod``, run a client script on its ports, stop the emulator."""
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "rig.cli", "emulate", "bpod", "--profile", "r2-fw22"],
+        [sys.executable, "-m", "rig.cli", "emulate", "bpod", "--profile", profile],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert emulator.stdout is not None
-        port = emulator.stdout.readline().split()[-1]
-        result = subprocess.run(
-            [sys.executable, str(root / "tests/data/pybpod_client.py"), port],
-            cwd=tmp_path,  # pybpod writes its settings where it runs
+        paths = [emulator.stdout.readline().split()[-1] for _ in range(ports)]
+        return subprocess.run(
+            [sys.executable, str(root / "tests/data" / script), *paths],
+            cwd=cwd,
+            env=env,
             capture_output=True,
             text=True,
             timeout=60,
@@ -34,6 +38,11 @@ def test_pybpod_api_runs_trials_on_the_fw22_emulator(root: Path, tmp_path: Path)
     finally:
         emulator.terminate()
         emulator.wait(10)
+
+
+def test_pybpod_api_runs_trials_on_the_fw22_emulator(root: Path, tmp_path: Path) -> None:
+    # pybpod writes its settings where it runs: in tmp_path
+    result = run_client(root, "r2-fw22", "pybpod_client.py", tmp_path, 1, dict(os.environ))
     assert result.returncode == 0, result.stderr[-2000:]
     trials = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(trials) == 3
@@ -50,28 +59,10 @@ def test_pybpod_api_runs_trials_on_the_fw22_emulator(root: Path, tmp_path: Path)
 
 
 def test_bpod_core_runs_queued_trials_on_the_fw23_emulator(root: Path, tmp_path: Path) -> None:
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "rig.cli", "emulate", "bpod", "--profile", "r2-fw23"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
-    try:
-        assert emulator.stdout is not None
-        ports = [emulator.stdout.readline().split()[-1] for _ in range(2)]  # port, port2
-        result = subprocess.run(
-            [sys.executable, str(root / "tests/data/bpod_core_client.py"), *ports],
-            cwd=tmp_path,
-            env={**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        emulator.terminate()
-        emulator.wait(10)
+    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
+    result = run_client(root, "r2-fw23", "bpod_core_client.py", tmp_path, 2, env)  # port, port2
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["firmware"] == [23, 10] and data["machine"] == 3

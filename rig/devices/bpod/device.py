@@ -24,11 +24,9 @@ from rig.devices.bpod.client import BpodClient, DeviceLost
 from rig.devices.bpod.compiler import compile_machine
 from rig.devices.bpod.decoder import Events, Garbage, TrialEnd, TrialStart
 from rig.devices.bpod.hardware import INPUT_EVENT_NAMES, BpodHardware
-from rig.fsm.executor import CYCLES_PER_S, Record, ReferenceExecutor
+from rig.fsm.executor import CYCLE_US, CYCLES_PER_S, Record, ReferenceExecutor
 from rig.fsm.model import StateMachine
 from rig.schema.hardware import INPUT_CHANNELS
-
-CYCLE_US = 100
 
 
 class BpodDevice:

@@ -21,10 +21,10 @@ from collections import deque
 from collections.abc import Callable
 
 from rig.devices.bpod.hardware import BpodHardware
+from rig.fsm.executor import CYCLE_US
 from rig.sim.bpod.matrix import MatrixError, StateMatrix, load_matrix
 from rig.sim.bpod.trial import RunningTrial
 
-CYCLE_US = 100
 DISCOVERY_EVERY = 1000  # cycles (100 ms)
 HANDSHAKE_DEAF = 1000
 MODULE_SCAN = 100

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rig.fsm.executor import CYCLES_PER_S
 from rig.sim.bpod.firmware import BpodFirmware
-
-CYCLES_PER_S = 10_000
 
 
 class LoopbackTransport:

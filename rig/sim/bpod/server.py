@@ -19,9 +19,9 @@ import tty
 from collections.abc import Callable
 
 from rig.devices.bpod.hardware import BpodHardware
+from rig.fsm.executor import CYCLES_PER_S
 from rig.sim.bpod.firmware import BpodFirmware
 
-CYCLES_PER_S = 10_000
 PORTS_BY_MACHINE_TYPE = {1: 1, 2: 1, 3: 2, 4: 3}
 
 

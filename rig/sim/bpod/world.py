@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from rig.fsm.executor import CYCLES_PER_S
 from rig.sim.bpod.firmware import BpodFirmware
 from rig.sim.mouse import Mouse
 
-CYCLES_PER_S = 10_000
 TONE_HZ = {"sample_tone_high": 10_000.0, "sample_tone_low": 2_000.0, "go_cue": 3_700.0}
 
 
