@@ -46,6 +46,7 @@ class SessionStarted:
     subject: str
     protocol: str
     label: str
+    info: dict[str, Any] = field(default_factory=dict)  # what a live view needs to know
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,34 @@ class ContextSwitched:
     from_step: int = 0
     to_step: int = 0
     completed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorActed:
+    """An operator's command, applied (``docs/data-format.md``, ``operator.jsonl``)."""
+
+    action: str
+    args: dict[str, Any]
+    host_t: float  # seconds from the session's start, host clock
+    after_trial: int  # the last completed trial when it was applied
+    applies_from: int | None = None  # the first trial it changes (switch, set)
+    detail: dict[str, Any] = field(default_factory=dict)  # e.g. volume, old value
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerStatus:
+    """running | pausing | paused | stopping | aborting (published when it changes)."""
+
+    status: str
+    trials_completed: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrialAborted:
+    """A trial ended by the operator's abort before its outcome was decided."""
+
+    trial: int
+    t: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,11 @@ rig simulate --curriculum P --mice N --seed S [--json]
 rig emulate bpod [--profile r2-fw23] [--rig R --seed S]
                                 an emulated Bpod on pseudo-terminals (prints its ports);
                                 with --rig, a simulated mouse licks its ports
+rig serve --rig R [--endpoint tcp://*:5555] [--data-dir D] [--speed X]
+                                the rig's controller: sessions started and steered by GUIs
+rig gui [--rig R] [--attach ENDPOINT]
+                                the daily-training GUI; starts the rig's controller, or
+                                attaches to a running one (also on another PC)
 """
 
 from __future__ import annotations
@@ -153,6 +158,50 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+
+    from rig.control.server import Controller
+
+    try:
+        controller = Controller(
+            Path(args.rig),
+            args.endpoint,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            protocols_dir=Path(args.protocols),
+            speed=args.speed,
+            seed=args.seed,
+        )
+    except (LoadError, ValueError) as exc:
+        print(f"rig serve: {exc}", file=sys.stderr)
+        return 1
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, lambda *_: controller.handle("shutdown", {}))
+    print(f"rig serve: {controller.hardware.name} at {args.endpoint}", file=sys.stderr, flush=True)
+    controller.serve()
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    import importlib
+
+    try:  # the GUI is a client of rig, in its own package: rig itself never imports Qt
+        app = importlib.import_module("gui.app")
+    except ImportError as exc:
+        print(f"rig gui: the GUI is not installed ({exc}): pip install '.[gui]'", file=sys.stderr)
+        return 1
+    code: int = app.main(args)
+    return code
+
+
+def _add_controller_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rig", default="hardware_configs/sim.yaml", help="hardware config")
+    p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
+    p.add_argument("--protocols", default="protocols", help="the folder of protocol files")
+    p.add_argument("--speed", type=float, default=1.0, help="simulated rig: times real time")
+    p.add_argument("--seed", type=int, default=None)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -204,6 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the simulated mouse's seed")
     p.add_argument("--rig", default=None, help="hardware config: a simulated mouse at its ports")
     p.set_defaults(func=cmd_emulate)
+
+    p = sub.add_parser("serve", help="run the rig's controller for GUIs")
+    _add_controller_options(p)
+    p.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="tcp://*:5555 for all")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("gui", help="the daily-training GUI")
+    _add_controller_options(p)
+    p.add_argument("--attach", default=None, help="a running controller's endpoint")
+    p.add_argument("--endpoint", default=None, help="where the started controller listens")
+    p.set_defaults(func=cmd_gui)
     return parser
 
 

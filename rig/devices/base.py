@@ -23,6 +23,11 @@ class Device(Protocol):
         """Send the next trial; it starts after the running one exits, or now when idle."""
         ...
 
+    def abort(self) -> None:
+        """End the running trial now; its end comes through :meth:`poll` (a queued trial
+        still starts after it, as after a normal exit)."""
+        ...
+
     def poll(self) -> list[DeviceEvent]:
         """The next events, on the device clock; [] when the device will report nothing more."""
         ...

@@ -141,6 +141,10 @@ class ReferenceExecutor:
         return self._trial_start
 
     @property
+    def last_cycle(self) -> int:
+        return self._last_cycle
+
+    @property
     def current_state(self) -> str | None:
         return self._states[self._state].name if self.running else None
 
@@ -218,6 +222,18 @@ class ReferenceExecutor:
             self._end(cycle, out)
         elif target >= 0:
             self._enter(target, cycle, out)
+        return out
+
+    def force_exit(self, cycle: int) -> list[Record]:
+        """End the running trial at ``cycle`` (the operator's abort; Bpod's ``'X'``); a
+        queued machine then starts in the next cycle, as after a normal exit."""
+        if not self.running:
+            return []
+        if cycle <= self._last_cycle:
+            raise ValueError(f"cycle {cycle} is not after the last cycle {self._last_cycle}")
+        self._last_cycle = cycle
+        out: list[Record] = []
+        self._end(cycle, out)
         return out
 
     def _begin(self, cycle: int, out: list[Record]) -> None:

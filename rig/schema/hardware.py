@@ -39,6 +39,22 @@ class CalibrationPoint(Strict):
     volume_ul: Annotated[float, Field(gt=0)]
 
 
+class SpotCheck(Strict):
+    """A quick check of a calibration: pulses at one open time, weighed."""
+
+    date: dt.date
+    open_s: Annotated[float, Field(gt=0, le=1)]
+    expected_ul: Annotated[float, Field(gt=0)]
+    measured_ul: Annotated[float, Field(ge=0)]
+
+    @property
+    def drift_percent(self) -> float:
+        return 100.0 * (self.measured_ul - self.expected_ul) / self.expected_ul
+
+
+SPOT_CHECK_TOLERANCE_PERCENT = 10.0
+
+
 class ValveCalibration(Strict):
     """Measured volume per opening at several open times, and when it was measured.
 
@@ -49,6 +65,7 @@ class ValveCalibration(Strict):
     date: dt.date
     points: list[CalibrationPoint] = Field(min_length=2)
     max_open_s: Annotated[float, Field(gt=0, le=1)] = 0.2
+    spot_check: SpotCheck | None = None  # the newest one since this calibration
 
     @model_validator(mode="after")
     def _increasing(self) -> ValveCalibration:
@@ -140,6 +157,14 @@ class HardwareConfig(CrossChecked):
                 )
             elif age < 0:
                 warnings.append(f"{valve}'s calibration is dated in the future ({cal.date})")
+            check = cal.spot_check
+            if check is not None and abs(check.drift_percent) > SPOT_CHECK_TOLERANCE_PERCENT:
+                warnings.append(
+                    f"{valve}'s spot check on {check.date} measured {check.measured_ul:.2f} uL "
+                    f"per opening of {check.open_s} s, {check.drift_percent:+.0f} % from the "
+                    f"calibration's {check.expected_ul:.2f} uL; recalibrate it "
+                    f"(limit: {SPOT_CHECK_TOLERANCE_PERCENT:.0f} %)"
+                )
         return warnings
 
     def delivered_ul(self, side: str, open_s: float) -> float:

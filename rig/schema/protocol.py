@@ -57,6 +57,8 @@ class Reward(Strict):
     """Water per correct lick; the open time comes from the rig's valve calibration."""
 
     volume_ul: Annotated[float, Field(gt=0, le=20)] = 2.5
+    # what the mouse should get in one session (a water-restricted mouse: about 1 mL a day)
+    session_target_ul: Annotated[float, Field(gt=0, le=5000)] = 1000.0
 
 
 class EarlyLick(Strict):

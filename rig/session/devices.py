@@ -34,11 +34,16 @@ def is_virtual(hardware: HardwareConfig) -> bool:
 
 @contextlib.contextmanager
 def open_device(
-    hardware: HardwareConfig, brain: Brain, rng: random.Random, *, realtime: bool
+    hardware: HardwareConfig,
+    brain: Brain,
+    rng: random.Random,
+    *,
+    realtime: bool,
+    speed: float = 1.0,
 ) -> Iterator[Device]:
     kind, url = hardware.device.kind, hardware.device.url
     if kind == "sim":
-        yield simulated_device(hardware, brain, rng, realtime=realtime)
+        yield simulated_device(hardware, brain, rng, realtime=realtime, speed=speed)
         return
     if kind != "bpod":
         raise NotImplementedError(f"device kind {kind!r} is not supported yet")

@@ -75,6 +75,19 @@ class TrialPlanner:
             stimulus_for(self.protocol, step.context, side),
         )
 
+    def replace_protocol(self, protocol: Protocol) -> None:
+        """The operator's edit: trials planned from now on use ``protocol``, whose contexts
+        and curriculum must be this protocol's (only parameters change)."""
+        if protocol.contexts != self.protocol.contexts or (
+            protocol.curriculum != self.protocol.curriculum
+        ):
+            raise ValueError("contexts and the curriculum cannot change during a session")
+        self.protocol = protocol
+        self.tracker.protocol = protocol
+        self.selector.selection = protocol.trial_selection
+        self.selector.free_drop_rule = protocol.free_drop
+        self._machines.clear()
+
     def decided(
         self, spec: TrialSpec, outcome: Outcome, early_lick: bool, free_drop_given: bool
     ) -> StepAdvanced | None:

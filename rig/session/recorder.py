@@ -5,6 +5,7 @@
 - ``session.json``: the session's metadata and snapshots; rewritten atomically (write a
   temporary file, fsync, rename) when the session starts, switches context and ends;
 - ``events.jsonl``: one line per device event, flushed as the events come;
+- ``operator.jsonl``: one line per operator command applied (or refused), synced at once;
 - ``trials.jsonl``: one line per completed trial; with ``fsync_each_trial`` (the default
   on real devices and in real time) the trial line and the events before it are on disk
   before the next trial's record is written. On virtual time the simulated session is
@@ -21,7 +22,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rig.bus import Bus, ContextSwitched, DeviceEvent, DeviceEvents, TrialCompleted
+from rig.bus import (
+    Bus,
+    ContextSwitched,
+    DeviceEvent,
+    DeviceEvents,
+    OperatorActed,
+    TrialAborted,
+    TrialCompleted,
+)
 
 FORMAT_VERSION = 1
 
@@ -89,12 +98,15 @@ class SessionRecorder:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         self._events = os.open(self.dir / "events.jsonl", flags, 0o644)
         self._trials = os.open(self.dir / "trials.jsonl", flags, 0o644)
+        self._operator = os.open(self.dir / "operator.jsonl", flags, 0o644)
         sync_dir(self.dir)
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(DeviceEvents, self.on_events, critical=True)
         bus.subscribe(TrialCompleted, self.on_trial, critical=True)
         bus.subscribe(ContextSwitched, self.on_switch, critical=True)
+        bus.subscribe(OperatorActed, self.on_operator, critical=True)
+        bus.subscribe(TrialAborted, self.on_aborted, critical=True)
 
     def on_events(self, batch: DeviceEvents) -> None:
         append_all(self._events, b"".join(map(event_line, batch.events)))
@@ -106,6 +118,22 @@ class SessionRecorder:
         append_all(self._trials, line)
         if self.fsync_each_trial:
             os.fdatasync(self._trials)
+
+    def on_operator(self, acted: OperatorActed) -> None:
+        line = {
+            "action": acted.action,
+            "args": acted.args,
+            "host_t": acted.host_t,
+            "after_trial": acted.after_trial,
+        }
+        if acted.applies_from is not None:
+            line["applies_from"] = acted.applies_from
+        line.update(acted.detail)
+        append_all(self._operator, json.dumps(line, separators=(",", ":")).encode() + b"\n")
+        os.fdatasync(self._operator)  # rare, and what the operator did must not be lost
+
+    def on_aborted(self, aborted: TrialAborted) -> None:
+        self.metadata.setdefault("aborted_trials", []).append(aborted.trial)
 
     def on_switch(self, switch: ContextSwitched) -> None:
         self.metadata["context_switches"].append(
@@ -127,13 +155,25 @@ class SessionRecorder:
         self.metadata.update(extra)
         self.metadata["status"] = status
         try:
-            for fd in (self._events, self._trials):
+            for fd in (self._events, self._trials, self._operator):
                 os.fsync(fd)
         except OSError as exc:
             self.metadata["status"] = "crashed"
             self.metadata.setdefault("errors", []).append(f"sync at the end failed: {exc}")
             raise
         finally:
-            for fd in (self._events, self._trials):
+            for fd in (self._events, self._trials, self._operator):
                 os.close(fd)
             write_json_atomic(self.dir / "session.json", self.metadata)
+
+
+def annotate_session(session_dir: Path, fields: dict[str, Any]) -> dict[str, Any]:
+    """Add the end-of-session entries (weight after, notes) to a finished session's
+    ``session.json``; a running session cannot be annotated (its recorder owns the file)."""
+    path = session_dir / "session.json"
+    metadata: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if metadata.get("status") == "running":
+        raise ValueError(f"{path}: the session is still running")
+    metadata.setdefault("end_annotations", {}).update(fields)
+    write_json_atomic(path, metadata)
+    return metadata

@@ -14,17 +14,45 @@ When a trial exits, its record is built from its own device events and published
 Lifecycle: ``run()`` once. ``request_stop()`` (any time, from a signal handler too) stops
 queueing: the running trial, and the next one if it is already on the device (it was
 queued when the running trial's outcome was decided), run to their end; nothing after.
+
+The operator's commands (:mod:`rig.session.operator`) come through an :class:`Inbox`,
+taken after each batch of device events (and waited for only while paused with nothing on
+the device). Hand drops and flushes run as machines of their own, numbered trial 0 in the
+device events, in the first free place in the device's queue.
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from rig.bus import Bus, ContextSwitched, DeviceEvent, DeviceEvents, TrialCompleted, TrialQueued
+from rig.bus import (
+    Bus,
+    ContextSwitched,
+    DeviceEvent,
+    DeviceEvents,
+    OperatorActed,
+    RunnerStatus,
+    TrialAborted,
+    TrialCompleted,
+    TrialQueued,
+)
 from rig.devices.base import Device
+from rig.fsm.model import StateMachine
+from rig.session.operator import (
+    Inbox,
+    OperatorCommand,
+    OperatorError,
+    drop_machine,
+    edited_protocol,
+    flush_machine,
+)
 from rig.session.planner import PlannedTrial, TrialPlanner
 from rig.task.builder import DECISIONS
+from rig.task.context import StepAdvanced
 from rig.task.outcome import FREE_DROP_STATES, early_lick_count, summarize_trial
 from rig.task.spec import Outcome
 
@@ -45,6 +73,11 @@ class RunResult:
     trials_completed: int
     stopped_early: bool  # a stop request left trials unrun
     curriculum_completed: bool
+    aborted: bool = False
+    hand_water_ul: float = 0.0
+
+
+MANUAL = 0  # the trial number of hand drops and flushes in the device events
 
 
 class SessionRunner:
@@ -57,6 +90,8 @@ class SessionRunner:
         max_trials: int,
         stop_when_curriculum_completed: bool = False,
         volume_ul: Callable[[str, float], float],
+        inbox: Inbox | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.device = device
         self.planner = planner
@@ -69,13 +104,31 @@ class SessionRunner:
         self._completed = 0
         self._in_flight: dict[int, _InFlight] = {}
         self._last_end: float | None = None
+        self.inbox = inbox
+        self.clock = clock
+        self._t0 = clock()
+        self._paused = False
+        self._aborting = False
+        self._waiting: int | None = None  # queued on the device, not started yet
+        self._manual: deque[tuple[OperatorCommand, StateMachine, float]] = deque()
+        self._manual_running: OperatorCommand | None = None
+        self._status = ""
+        self._decided = 0  # trials whose outcome the planner knows (a switch comes after them)
+        self.hand_water_ul = 0.0
 
     def request_stop(self) -> None:
         self._stop = True
 
     def run(self) -> RunResult:
         self._queue_next()
-        while self._in_flight:
+        self._publish_status()
+        while True:
+            self._take_commands(wait=False)
+            if not self._busy():
+                if self._stop or not (self._paused or self._manual):
+                    break
+                self._take_commands(wait=True)  # paused: nothing runs until the operator acts
+                continue
             events = self.device.poll()
             if not events:
                 raise SessionError(
@@ -84,23 +137,129 @@ class SessionRunner:
             self.bus.publish(DeviceEvents(tuple(events)))
             for event in events:
                 self._handle(event)
+            self._publish_status()
+        self._publish_status()
         return RunResult(
             self._completed,
             stopped_early=self._stop and self._queued < self.max_trials,
             curriculum_completed=self.planner.tracker.completed,
+            aborted=self._aborting,
+            hand_water_ul=round(self.hand_water_ul, 3),
         )
 
+    def _busy(self) -> bool:
+        return bool(self._in_flight) or self._manual_running is not None
+
+    def _publish_status(self) -> None:
+        if self._aborting:
+            status = "aborting"
+        elif self._stop:
+            status = "stopping"
+        elif self._paused:
+            status = "pausing" if self._in_flight else "paused"
+        else:
+            status = "running"
+        if status != self._status:
+            self._status = status
+            self.bus.publish(RunnerStatus(status, self._completed))
+
+    # -- the operator ---------------------------------------------------------------------
+    def _take_commands(self, *, wait: bool) -> None:
+        if self.inbox is None:
+            return
+        command = self.inbox.get(0.2 if wait else 0)
+        while command is not None:
+            try:
+                self._apply(command)
+            except (OperatorError, ValueError) as exc:
+                self._acted(command, detail={"refused": str(exc)})
+            command = self.inbox.get(0)
+        self._publish_status()
+
+    def _acted(
+        self,
+        command: OperatorCommand,
+        applies_from: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.bus.publish(
+            OperatorActed(
+                command.action,
+                command.args,
+                round(self.clock() - self._t0, 6),
+                self._completed,
+                applies_from,
+                detail or {},
+            )
+        )
+
+    def _apply(self, command: OperatorCommand) -> None:
+        action, args = command.action, command.args
+        planner = self.planner
+        if action == "pause":
+            self._paused = True
+            self._acted(command)
+        elif action == "resume":
+            self._paused = False
+            self._acted(command)
+            self._queue_next()
+        elif action == "stop":
+            self._stop = True
+            self._acted(command)
+        elif action == "abort":
+            self._stop = self._aborting = True
+            self._manual.clear()
+            self._acted(command)
+            if self._busy():
+                self.device.abort()
+        elif action == "drop":
+            volume = planner.protocol.reward.volume_ul
+            machine = drop_machine(planner.hardware, args["side"], volume)
+            self._manual.append((command, machine, volume))
+            self._queue_next()
+        elif action == "flush":
+            self._manual.append((command, flush_machine(args["side"], args["seconds"]), 0.0))
+            self._queue_next()
+        elif action == "switch":
+            advanced = planner.tracker.switch(args["reason"], args.get("to_step"))
+            self._acted(command, self._queued + 1)
+            if advanced is not None:
+                self._publish_switch(self._decided, advanced)
+        elif action == "set":
+            protocol, old = edited_protocol(planner.protocol, args["path"], args["value"])
+            planner.replace_protocol(protocol)
+            self._acted(command, self._queued + 1, {"old": old})
+        elif action == "note":
+            self._acted(command)
+
+    # -- queueing ---------------------------------------------------------------------------
     def _may_queue(self) -> bool:
-        if self._stop or self._queued >= self.max_trials:
+        if self._stop or self._paused or self._queued >= self.max_trials:
             return False
         return not (self.stop_when_curriculum_completed and self.planner.tracker.completed)
 
     def _queue_next(self) -> None:
-        if not self._may_queue():
+        """Fill the device's one free place: a hand drop first, else the next trial (once
+        the running trial's outcome is known)."""
+        if self._waiting is not None or self._manual_running is not None:
+            return
+        if self._manual:
+            command, machine, volume = self._manual.popleft()
+            self._manual_running = command
+            self._waiting = MANUAL
+            self.device.queue(machine, MANUAL)
+            self.hand_water_ul += volume
+            detail: dict[str, Any] = {"state_machine": machine.name}
+            if volume:
+                detail["volume_ul"] = volume
+            self._acted(command, detail=detail)
+            return
+        if not self._may_queue() or any(not f.decided for f in self._in_flight.values()):
             return
         self._queued += 1
         plan = self.planner.next_trial(self._queued)
         self._in_flight[self._queued] = _InFlight(plan)
+        self._waiting = self._queued
         self.device.queue(plan.machine, self._queued)
         spec = plan.spec
         self.bus.publish(
@@ -108,12 +267,24 @@ class SessionRunner:
         )
 
     def _handle(self, event: DeviceEvent) -> None:
+        if event.kind == "trial_start" and event.trial == self._waiting:
+            self._waiting = None
+            if self._aborting:
+                self.device.abort()
+            else:
+                self._queue_next()
+        if event.trial == MANUAL and self._manual_running is not None:
+            if event.kind == "trial_end":
+                self._manual_running = None
+                self._queue_next()
+            return
         flight = self._in_flight.get(event.trial)
         if flight is None:
             raise SessionError(f"event for trial {event.trial}, which is not running: {event}")
         flight.events.append(event)
         if event.kind == "state" and event.name in DECISIONS and not flight.decided:
             flight.decided = True
+            self._decided += 1
             self._decide(flight, DECISIONS[event.name])
         elif event.kind == "trial_end":
             self._complete(flight, event)
@@ -125,22 +296,29 @@ class SessionRunner:
             spec, outcome, early_lick_count(flight.events) > 0, free_drop_given=given
         )
         if advanced is not None:
-            self.bus.publish(
-                ContextSwitched(
-                    spec.trial,
-                    advanced.from_label,
-                    advanced.to_label,
-                    advanced.trials_in_step,
-                    advanced.reason,
-                    advanced.from_step,
-                    advanced.to_step,
-                    advanced.completed,
-                )
-            )
+            self._publish_switch(spec.trial, advanced)
         self._queue_next()
+
+    def _publish_switch(self, trial: int, advanced: StepAdvanced) -> None:
+        self.bus.publish(
+            ContextSwitched(
+                trial,
+                advanced.from_label,
+                advanced.to_label,
+                advanced.trials_in_step,
+                advanced.reason,
+                advanced.from_step,
+                advanced.to_step,
+                advanced.completed,
+            )
+        )
 
     def _complete(self, flight: _InFlight, end: DeviceEvent) -> None:
         plan = flight.plan
+        if not flight.decided and self._aborting:
+            del self._in_flight[end.trial]
+            self.bus.publish(TrialAborted(end.trial, end.t))
+            return
         if not flight.decided:
             raise SessionError(f"trial {end.trial} ended without an outcome")
         start = flight.events[0].t

@@ -20,17 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import rig
-from rig.bus import Bus, TrialCompleted
+from rig.bus import Bus, SessionEnded, SessionStarted, TrialCompleted
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
 from rig.session.devices import is_virtual, open_device
 from rig.session.history import check_subject_id, last_position
+from rig.session.operator import Inbox
 from rig.session.planner import TrialPlanner
 from rig.session.preflight import require_ready
 from rig.session.recorder import SessionRecorder, write_json_atomic
 from rig.session.runner import SessionRunner
 from rig.sim.brain import Brain
 from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse
+from rig.task.context import Position
 from rig.task.stats import RollingStats
 
 
@@ -49,6 +51,9 @@ class SessionRequest:
     weight_g: float | None = None
     notes: str = ""
     fsync_each_trial: bool | None = None  # None: yes, unless on virtual time
+    speed: float = 1.0  # the simulated rig in real time: this many times faster
+    start_step: int | None = None  # override the curriculum's position (with a reason)
+    override_reason: str = ""
 
 
 @dataclass
@@ -87,7 +92,9 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
 
 
 def run_session(
-    request: SessionRequest, observers: Sequence[Callable[[Bus], None]] = ()
+    request: SessionRequest,
+    observers: Sequence[Callable[[Bus], None]] = (),
+    inbox: Inbox | None = None,
 ) -> SessionOutcome:
     require_ready(request.protocol, request.hardware)
     subject_dir = request.data_dir.expanduser() / check_subject_id(request.subject)
@@ -100,9 +107,15 @@ def run_session(
         random.Random(f"{request.subject}/{request.seed}"),
     )
     position = last_position(subject_dir, request.protocol.name)
+    if request.start_step is not None:
+        if not request.override_reason.strip():
+            raise ValueError("starting at another curriculum step needs a reason")
+        position = Position(step=request.start_step)
     planner = TrialPlanner(request.protocol, request.hardware, rng, position)
     virtual = is_virtual(hardware) and not request.realtime
-    with open_device(hardware, brain, rng, realtime=request.realtime) as device:
+    with open_device(
+        hardware, brain, rng, realtime=request.realtime, speed=request.speed
+    ) as device:
         bus = Bus()
         stats = RollingStats()
         bus.subscribe(TrialCompleted, lambda e: stats.add(e.record))
@@ -117,16 +130,34 @@ def run_session(
         recorder.attach(bus)
         for observe in observers:
             observe(bus)
+        bus.publish(
+            SessionStarted(
+                str(recorder.dir),
+                request.subject,
+                request.protocol.name,
+                planner.tracker.label,
+                _live_info(request, planner),
+            )
+        )
         runner = SessionRunner(
-            device, planner, bus, max_trials=request.trials, volume_ul=hardware.delivered_ul
+            device,
+            planner,
+            bus,
+            max_trials=request.trials,
+            volume_ul=hardware.delivered_ul,
+            inbox=inbox,
         )
         status = "crashed"
         try:
             with stop_on_signals(runner.request_stop):
                 result = runner.run()
-            status = "aborted" if result.stopped_early else "completed"
+            status = "aborted" if result.stopped_early or result.aborted else "completed"
         finally:
-            summary = {**stats.snapshot(), "end_label": planner.tracker.label}
+            summary = {
+                **stats.snapshot(),
+                "end_label": planner.tracker.label,
+                "hand_water_ul": round(runner.hand_water_ul, 3),
+            }
             recorder.finish(
                 status,
                 {
@@ -140,6 +171,7 @@ def run_session(
             )
             subject_dir.mkdir(parents=True, exist_ok=True)
             write_json_atomic(subject_dir / SIM_MOUSE_FILE, brain.to_json())
+            bus.publish(SessionEnded(status, summary))
     return SessionOutcome(recorder.dir, status, summary)
 
 
@@ -168,6 +200,25 @@ def _metadata(
         "hardware": hardware.model_dump(mode="json"),
         "start_position": planner.tracker.position.to_json(),
         "start_label": planner.tracker.label,
+        "override_reason": request.override_reason,
         "sim_mouse_start": brain.to_json(),  # with the seed, this session can be rerun
         "virtual_time": virtual,
+    }
+
+
+def _live_info(request: SessionRequest, planner: TrialPlanner) -> dict[str, Any]:
+    protocol = request.protocol
+    return {
+        "rig": request.hardware.name,
+        "operator": request.operator,
+        "trials": request.trials,
+        "steps": protocol.step_labels(),
+        "step": planner.tracker.step,
+        "criteria": [
+            s.advance.percent_correct if s.advance.rule == "criterion" else None
+            for s in protocol.curriculum
+        ],
+        "reward_ul": protocol.reward.volume_ul,
+        "water_target_ul": protocol.reward.session_target_ul,
+        "virtual_time": is_virtual(request.hardware) and not request.realtime,
     }

@@ -7,7 +7,9 @@ contacts come back as input edges. Time is the device's cycle counter; nothing s
 and returns it, so a 10 s trial takes a few dozen steps.
 
 With ``realtime=True`` the device waits for the wall clock to catch up with its own before
-returning events (a demo that runs at the speed of a real rig).
+returning events (a demo that runs at the speed of a real rig; ``speed`` > 1 runs that many
+times faster). An idle device's clock follows the wall clock, so a pause between trials
+takes as long on the device as on the wall.
 """
 
 from __future__ import annotations
@@ -29,8 +31,12 @@ class VirtualDevice:
         volume_ul: Callable[[str, float], float],
         *,
         realtime: bool = False,
+        speed: float = 1.0,
     ) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, not {speed}")
         self.mouse = mouse
+        self.speed = speed
         self.volume_ul = volume_ul
         self.realtime = realtime
         self.executor = ReferenceExecutor()
@@ -38,6 +44,7 @@ class VirtualDevice:
         self._reported: dict[str, int] = {}  # each input line's level as the device saw it
         self._valve_open: dict[str, int] = {}
         self._wall_start = time.monotonic()
+        self._abort = False
 
     @property
     def idle(self) -> bool:
@@ -52,10 +59,25 @@ class VirtualDevice:
         running = self.executor.running
         self.executor.load(machine, trial)
         if not running:
+            if self.realtime:  # the idle device's clock went on with the wall's
+                self.cycle = max(self.cycle, int(self._wall_s() * CYCLES_PER_S))
             self.executor.start(self.cycle + 1)
+
+    def abort(self) -> None:
+        """End the running trial at the next cycle (the Bpod's ``'X'``)."""
+        self._abort = True
+
+    def _wall_s(self) -> float:
+        return (time.monotonic() - self._wall_start) * self.speed
 
     def poll(self) -> list[DeviceEvent]:
         """Run to the next cycle with something to report; [] when nothing ever will."""
+        if self._abort:
+            self._abort = False
+            records = self.executor.force_exit(self.cycle + 1)
+            if records:
+                self.cycle += 1
+                return self._deliver(records)
         while True:
             deadline = self.executor.next_deadline()
             when = self.mouse.next_time()
@@ -83,10 +105,10 @@ class VirtualDevice:
 
     def _deliver(self, records: list[Record]) -> list[DeviceEvent]:
         if self.realtime:
-            lag = records[0].cycle / CYCLES_PER_S - (time.monotonic() - self._wall_start)
+            lag = records[0].cycle / CYCLES_PER_S - self._wall_s()
             if lag > 0:
-                time.sleep(lag)  # pacing the simulation, never a real trial
-        host_t = round(time.monotonic() - self._wall_start, 6) if self.realtime else None
+                time.sleep(lag / self.speed)  # pacing the simulation, never a real trial
+        host_t = round(self._wall_s(), 6) if self.realtime else None
         events = []
         for r in records:
             t = r.cycle / CYCLES_PER_S

@@ -53,7 +53,12 @@ def load_or_create_mouse(
 
 
 def simulated_device(
-    hardware: HardwareConfig, brain: Brain, rng: random.Random, *, realtime: bool = False
+    hardware: HardwareConfig,
+    brain: Brain,
+    rng: random.Random,
+    *,
+    realtime: bool = False,
+    speed: float = 1.0,
 ) -> VirtualDevice:
     """The simulated rig's device; refuses hardware configs for real devices."""
     if hardware.device.kind != "sim":
@@ -62,4 +67,4 @@ def simulated_device(
             "only the simulated rig (kind: sim) runs in this version"
         )
     mouse = Mouse(brain, random.Random(rng.random()))
-    return VirtualDevice(mouse, hardware.delivered_ul, realtime=realtime)
+    return VirtualDevice(mouse, hardware.delivered_ul, realtime=realtime, speed=speed)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 
 from rig.bus import DeviceEvent
 from rig.devices.bpod.client import BpodClient, DeviceLost
+from rig.devices.bpod.commands import FORCE_EXIT
 from rig.devices.bpod.compiler import compile_machine
 from rig.devices.bpod.decoder import Events, Garbage, TrialEnd, TrialStart
 from rig.devices.bpod.hardware import INPUT_EVENT_NAMES, BpodHardware
@@ -50,6 +51,7 @@ class BpodDevice:
         self._trial_start_cycle = 0
         self._host_at_start = clock()
         self._host_zero = clock()
+        self._abort = False
 
     def _input_codes(self) -> dict[int, tuple[str, int]]:
         """Bpod event code -> (rig input channel, level)."""
@@ -75,6 +77,12 @@ class BpodDevice:
         compiled = compile_machine(machine, self.hw, self.channels, run_asap=True)
         self.client.send_machine(compiled.message)
         self._sent.append((trial, machine))
+
+    def abort(self) -> None:
+        """End the running trial now (``'X'``); its end is reported like any other."""
+        if self.shadow.running:
+            self._abort = True
+            self.client.write(FORCE_EXIT)
 
     def poll(self) -> list[DeviceEvent]:
         while True:
@@ -102,6 +110,11 @@ class BpodDevice:
         if isinstance(message, Events):
             return self._events(message)
         if isinstance(message, TrialEnd):
+            if self._abort and self.shadow.running:
+                self._abort = False
+                return self.shadow.force_exit(
+                    max(self._trial_start_cycle + message.cycle, self.shadow.last_cycle + 1)
+                )
             if self.shadow.running:
                 self.disagreements.append(
                     f"trial {self.shadow.trial}: the Bpod ended it at cycle {message.cycle}, "

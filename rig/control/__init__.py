@@ -1,0 +1,1 @@
+"""The controller process and its clients over ZeroMQ (see README.md)."""

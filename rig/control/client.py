@@ -1,0 +1,135 @@
+"""A client of the controller: requests, and the numbered event stream with nothing missed.
+
+:class:`ControllerClient` sends one request at a time and waits (with a timeout: a REQ
+socket that timed out is replaced, so the next request works). :class:`EventStream`
+receives the published events in a thread of its own, so a client that is busy (or
+frozen) leaves them queued rather than lost; when it sees a gap in the numbers (it
+attached late, or ZeroMQ could not deliver), it asks the controller's ``history`` for the
+missing ones. :meth:`EventStream.take` hands over everything received, in order, once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+import zmq
+
+from rig.control.server import events_endpoint
+from rig.control.wire import TOPIC, Message, WireError, decode
+
+
+class ControllerError(RuntimeError):
+    """The controller refused a request, or did not answer it."""
+
+
+class ControllerClient:
+    def __init__(self, endpoint: str, *, timeout_s: float = 10.0) -> None:
+        self.endpoint = endpoint
+        self.timeout_ms = int(timeout_s * 1000)
+        self.context = zmq.Context()
+        self._lock = threading.Lock()  # one request at a time, from any thread
+        self._req = self._connect()
+
+    def _connect(self) -> zmq.Socket[bytes]:
+        sock = self.context.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.endpoint)
+        return sock
+
+    def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        with self._lock:
+            self._req.send_json({"cmd": cmd, **args})
+            if not self._req.poll(self.timeout_ms):
+                self._req.close()
+                self._req = self._connect()
+                raise ControllerError(
+                    f"the controller at {self.endpoint} did not answer {cmd!r} "
+                    f"within {self.timeout_ms / 1000:.0f} s"
+                )
+            reply: dict[str, Any] = self._req.recv_json()  # type: ignore[assignment]
+        if not reply.get("ok"):
+            raise ControllerError(f"{cmd}: {reply.get('error', 'refused')}")
+        return reply
+
+    def command(self, action: str, **args: Any) -> dict[str, Any]:
+        """An operator command to the running session."""
+        return self.request("command", action=action, args=args)
+
+    def close(self) -> None:
+        self._req.close()
+        self.context.term()
+
+
+class EventStream:
+    """The controller's events, from the current session's first, in order, none twice."""
+
+    def __init__(self, client: ControllerClient) -> None:
+        self.client = client
+        self._sub = client.context.socket(zmq.SUB)
+        self._sub.setsockopt(zmq.LINGER, 0)
+        self._sub.setsockopt(zmq.RCVHWM, 0)
+        self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC)
+        self._sub.connect(events_endpoint(client.endpoint))
+        self._lock = threading.Lock()
+        self._ready: deque[Message] = deque()
+        self._last = 0  # the highest sequence number handed to _ready
+        self._stop = threading.Event()
+        self.errors: list[str] = []
+        self.recovered = 0  # messages fetched from the history (not received live)
+        self.wakeup: threading.Event = threading.Event()  # set when messages are ready
+        self._thread = threading.Thread(target=self._receive, name="events", daemon=True)
+        self._thread.start()
+
+    def take(self) -> list[Message]:
+        with self._lock:
+            out = list(self._ready)
+            self._ready.clear()
+            self.wakeup.clear()
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+    def _receive(self) -> None:
+        self._catch_up(None)  # what was published before we subscribed
+        while not self._stop.is_set():
+            if not self._sub.poll(100):
+                continue
+            try:
+                _, header, body = self._sub.recv_multipart()
+                message = decode(header, body)
+            except (ValueError, WireError) as exc:
+                self.errors.append(str(exc))
+                continue
+            if message.type == "SessionStarted" and message.seq > self._last + 1:
+                self._last = message.seq - 1  # a new session: what came before is not ours
+            if message.seq > self._last + 1:
+                self._catch_up(message.seq)
+            self._accept(message)
+        self._sub.close()
+
+    def _accept(self, message: Message) -> None:
+        if message.seq <= self._last:
+            return
+        with self._lock:
+            self._ready.append(message)
+            self._last = message.seq
+            self.wakeup.set()
+
+    def _catch_up(self, until: int | None) -> None:
+        try:
+            reply = self.client.request("history", since=self._last)
+        except ControllerError as exc:
+            self.errors.append(str(exc))
+            return
+        if self._last < reply["first_seq"] - 1:
+            self._last = reply["first_seq"] - 1
+        for header, body in reply["messages"]:
+            message = decode(header.encode(), body.encode())
+            if until is not None and message.seq >= until:
+                break
+            self.recovered += 1
+            self._accept(message)

@@ -1,0 +1,328 @@
+"""The controller: one rig's headless process, which GUIs (here or on another PC) talk to.
+
+Two ZeroMQ sockets (:func:`events_endpoint` derives the second from the first):
+
+- REP at ``ENDPOINT``: requests in, one JSON reply each (``{"ok": true, ...}`` or
+  ``{"ok": false, "error": "..."}``); see :meth:`Controller.handle` for the list;
+- PUB at the events endpoint: every bus event of the running session, numbered
+  (:mod:`rig.control.wire`). Nothing is dropped for a slow subscriber (no high-water
+  mark); a subscriber that misses messages (it attached late, or was frozen) asks for
+  them again with ``history``.
+
+Threads: the main thread owns both sockets and the session's history; a session runs in
+a thread of its own (the runner never waits on a socket) and hands its bus events to the
+main thread through an inproc PUSH/PULL pair. Operator commands reach the runner through
+its :class:`~rig.session.operator.Inbox`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from rig.bus import Bus, SessionEnded
+from rig.control.calibration import per_opening, pulse_machine, save_calibration, save_spot_check
+from rig.control.wire import EVENT_TYPES, TOPIC, encode_body, encode_header
+from rig.fsm.model import StateMachine
+from rig.schema.hardware import HardwareConfig
+from rig.schema.loader import LoadError, load_model
+from rig.schema.protocol import Protocol
+from rig.session.devices import open_device
+from rig.session.history import check_subject_id
+from rig.session.operator import Inbox, OperatorError, check_command
+from rig.session.recorder import annotate_session
+from rig.session.session import SessionRequest, run_session
+from rig.session.today import DEFAULT_PROTOCOL, subjects, suggest
+from rig.sim.subject import new_brain
+
+INPROC = "inproc://rig-session-events"
+
+
+def events_endpoint(endpoint: str) -> str:
+    """tcp://HOST:PORT -> tcp://HOST:PORT+1; ipc://PATH -> ipc://PATH.events."""
+    if endpoint.startswith("ipc://"):
+        return endpoint + ".events"
+    if endpoint.startswith("tcp://"):
+        host, _, port = endpoint[6:].rpartition(":")
+        if host and port.isdigit():
+            return f"tcp://{host}:{int(port) + 1}"
+    raise ValueError(f"endpoint {endpoint!r}: use tcp://HOST:PORT or ipc://PATH")
+
+
+class Controller:
+    def __init__(
+        self,
+        hardware_path: Path,
+        endpoint: str,
+        *,
+        data_dir: Path | None = None,
+        protocols_dir: Path = Path("protocols"),
+        speed: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        self.hardware_path = hardware_path
+        self.hardware = load_model(hardware_path, HardwareConfig)
+        self.endpoint = endpoint
+        self.data_dir = (data_dir or Path(self.hardware.data_dir)).expanduser()
+        self.protocols_dir = protocols_dir
+        self.speed = speed
+        self.seed = seed
+        self.context = zmq.Context()
+        self._seq = 0
+        self._history: list[tuple[bytes, bytes]] = []  # the current session's messages
+        self._first_seq = 1
+        self._thread: threading.Thread | None = None
+        self._inbox: Inbox | None = None
+        self._session: dict[str, Any] = {}
+        self._last_session_dir: Path | None = None
+        self._busy_with = ""  # "session" or "calibration"
+        self._shutdown = threading.Event()
+        self.ready = threading.Event()
+
+    # -- the main loop ------------------------------------------------------------------------
+    def serve(self) -> None:
+        rep = self.context.socket(zmq.REP)
+        pub = self.context.socket(zmq.PUB)
+        pull = self.context.socket(zmq.PULL)
+        for sock in (rep, pub, pull):
+            sock.setsockopt(zmq.LINGER, 0)
+        pub.setsockopt(zmq.SNDHWM, 0)
+        pull.setsockopt(zmq.RCVHWM, 0)
+        rep.bind(self.endpoint)
+        pub.bind(events_endpoint(self.endpoint))
+        pull.bind(INPROC)
+        poller = zmq.Poller()
+        poller.register(rep, zmq.POLLIN)
+        poller.register(pull, zmq.POLLIN)
+        self.ready.set()
+        try:
+            while not self._shutdown.is_set():
+                ready = dict(poller.poll(200))
+                if pull in ready:
+                    self._forward(pull, pub)
+                if rep in ready:
+                    request = rep.recv_json()
+                    rep.send_json(self._reply(request))
+            if self._inbox is not None:  # shut down mid-session: stop it, keep its data
+                self._inbox.put(check_command("stop", {}))
+            if self._thread is not None:
+                self._thread.join()
+                self._forward(pull, pub)
+        finally:
+            for sock in (rep, pub, pull):
+                sock.close()
+            self.context.term()
+
+    def _forward(self, pull: zmq.Socket[bytes], pub: zmq.Socket[bytes]) -> None:
+        while True:
+            try:
+                type_name, body, mono = pull.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._seq += 1
+            if type_name == b"SessionStarted":
+                self._history.clear()
+                self._first_seq = self._seq
+            header = encode_header(self._seq, type_name.decode(), float(mono))
+            self._history.append((header, body))
+            pub.send_multipart([TOPIC, header, body])
+
+    def _reply(self, request: object) -> dict[str, Any]:
+        if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
+            return {"ok": False, "error": 'a request is a JSON object with a "cmd" string'}
+        try:
+            return {"ok": True, **self.handle(request["cmd"], request)}
+        except (ValueError, OperatorError, LoadError, OSError) as exc:
+            return {"ok": False, "error": str(exc)}
+
+    # -- requests -----------------------------------------------------------------------------
+    def handle(self, cmd: str, req: dict[str, Any]) -> dict[str, Any]:
+        """hello, history, subjects, create_subject, suggest, start, command, annotate,
+        calibrate, save_calibration, spot_check, shutdown."""
+        if cmd == "hello":
+            return self._hello()
+        if cmd == "history":
+            since = int(req.get("since", 0))
+            start = max(0, since + 1 - self._first_seq)
+            return {
+                "first_seq": self._first_seq,
+                "messages": [[h.decode(), b.decode()] for h, b in self._history[start:]],
+            }
+        if cmd == "subjects":
+            return {"subjects": subjects(self.data_dir)}
+        if cmd == "create_subject":
+            subject = check_subject_id(str(req.get("subject", "")))
+            (self.data_dir / subject).mkdir(parents=True, exist_ok=True)
+            return {"subject": subject}
+        if cmd == "suggest":
+            found = suggest(
+                self.data_dir, str(req["subject"]), self.protocols_dir, req.get("protocol", "")
+            )
+            return {"suggestion": found.to_json()}
+        if cmd == "start":
+            return self._start(req)
+        if cmd == "command":
+            if self._inbox is None:
+                raise ValueError("no session is running")
+            command = check_command(str(req.get("action")), dict(req.get("args") or {}))
+            self._inbox.put(command)
+            return {}
+        if cmd == "annotate":
+            if self._last_session_dir is None or self._busy_with == "session":
+                raise ValueError("there is no finished session to annotate")
+            fields: dict[str, Any] = {k: req[k] for k in ("weight_g", "notes") if k in req}
+            annotate_session(self._last_session_dir, fields)
+            return {"session_dir": str(self._last_session_dir)}
+        if cmd in ("calibrate", "save_calibration", "spot_check"):
+            return self._calibration(cmd, req)
+        if cmd == "shutdown":
+            self._shutdown.set()
+            return {}
+        raise ValueError(f"unknown request {cmd!r}")
+
+    def _hello(self) -> dict[str, Any]:
+        today = dt.date.today()
+        return {
+            "rig": self.hardware.name,
+            "hardware_file": str(self.hardware_path),
+            "data_dir": str(self.data_dir),
+            "busy": self._busy_with,
+            "session": self._session,
+            "first_seq": self._first_seq,
+            "last_seq": self._seq,
+            "protocols": sorted(p.name for p in self.protocols_dir.glob("*.yaml")),
+            "warnings": self.hardware.stale_calibrations(today),
+            "valves": {
+                name: cal.model_dump(mode="json") for name, cal in self.hardware.valves.items()
+            },
+            "reward_ul": Protocol.model_fields["reward"].default.volume_ul,
+        }
+
+    def _start(self, req: dict[str, Any]) -> dict[str, Any]:
+        if self._busy_with:
+            raise ValueError(f"the rig is busy ({self._busy_with})")
+        subject = check_subject_id(str(req.get("subject", "")))
+        protocol_file = str(req.get("protocol", ""))
+        protocol = load_model(self.protocols_dir / protocol_file, Protocol)
+        weight = req.get("weight_g")
+        if weight is not None and not 1 <= float(weight) <= 100:
+            raise ValueError(f"weight_g: {weight} g is not a mouse's weight")
+        self.hardware = load_model(self.hardware_path, HardwareConfig)
+        seed = int(req.get("seed", self.seed if self.seed is not None else time.time_ns() % 2**31))
+        request = SessionRequest(
+            protocol=protocol,
+            hardware=self.hardware,
+            subject=subject,
+            trials=int(req.get("trials", 1000)),
+            seed=seed,
+            data_dir=self.data_dir,
+            operator=str(req.get("operator", "")),
+            protocol_path=str(self.protocols_dir / protocol_file),
+            hardware_path=str(self.hardware_path),
+            realtime=True,
+            weight_g=None if weight is None else float(weight),
+            notes=str(req.get("notes", "")),
+            speed=self.speed,
+            start_step=req.get("start_step"),
+            override_reason=str(req.get("override_reason", "")),
+        )
+        self._inbox = Inbox()
+        self._busy_with = "session"
+        self._session = {"subject": subject, "protocol": protocol_file, "seed": seed}
+        self._thread = threading.Thread(
+            target=self._run, args=(request, self._inbox), name="session", daemon=True
+        )
+        self._thread.start()
+        return {"seed": seed}
+
+    def _run(self, request: SessionRequest, inbox: Inbox) -> None:
+        push = self.context.socket(zmq.PUSH)
+        push.setsockopt(zmq.SNDHWM, 0)
+        push.setsockopt(zmq.LINGER, -1)
+        push.connect(INPROC)
+        ended = False
+
+        def forward(event: object) -> None:
+            nonlocal ended
+            ended = ended or isinstance(event, SessionEnded)
+            name = type(event).__name__.encode()
+            push.send_multipart([name, encode_body(event), repr(time.monotonic()).encode()])
+
+        def observe(bus: Bus) -> None:
+            for cls in EVENT_TYPES.values():
+                bus.subscribe(cls, forward)
+
+        try:
+            outcome = run_session(request, observers=[observe], inbox=inbox)
+            self._last_session_dir = outcome.session_dir
+        except Exception as exc:  # the GUI must hear of it; the session's files say the rest
+            if not ended:
+                forward(SessionEnded("crashed", {"error": f"{type(exc).__name__}: {exc}"}))
+        finally:
+            push.close()
+            self._inbox = None
+            self._busy_with = ""
+
+    # -- valve calibration ----------------------------------------------------------------------
+    def _calibration(self, cmd: str, req: dict[str, Any]) -> dict[str, Any]:
+        valve = str(req.get("valve", ""))
+        if valve not in ("valve_left", "valve_right"):
+            raise ValueError(f"valve: {valve!r} is not valve_left or valve_right")
+        today = dt.date.today()
+        if cmd == "save_calibration":
+            points = [(float(x), float(y)) for x, y in req.get("points", [])]
+            self.hardware = save_calibration(self.hardware_path, valve, points, today)
+            return {"warnings": self.hardware.stale_calibrations(today)}
+        if cmd == "spot_check":
+            pulses = int(req.get("pulses", 0))
+            measured = per_opening(float(req.get("weight_mg", -1)), pulses)
+            self.hardware, check = save_spot_check(
+                self.hardware_path, valve, float(req["open_s"]), measured, today
+            )
+            return {
+                "expected_ul": check.expected_ul,
+                "measured_ul": check.measured_ul,
+                "drift_percent": check.drift_percent,
+                "warnings": self.hardware.stale_calibrations(today),
+            }
+        if self._busy_with:
+            raise ValueError(f"the rig is busy ({self._busy_with})")
+        pulses = int(req.get("pulses", 0))
+        open_s = float(req.get("open_s", 0))
+        machine = pulse_machine(valve, open_s, pulses, float(req.get("interval_s", 0.5)))
+        self._busy_with = "calibration"
+        try:
+            return self._pulse(machine, valve, open_s, pulses)
+        finally:
+            self._busy_with = ""
+
+    def _pulse(
+        self, machine: StateMachine, valve: str, open_s: float, pulses: int
+    ) -> dict[str, Any]:
+        """Run the pulses (on the simulated rig, on virtual time: no water to wait for)."""
+        rng = random.Random(self.seed)
+        protocol = load_model(self.protocols_dir / DEFAULT_PROTOCOL, Protocol)
+        brain = new_brain(protocol, self.hardware, rng)  # a mouse the world needs; it is away
+        realtime = self.hardware.device.kind != "sim"
+        with open_device(self.hardware, brain, rng, realtime=realtime) as device:
+            device.queue(machine, 1)
+            opened = 0
+            while True:
+                events = device.poll()
+                if not events:
+                    break
+                opened += sum(e.kind == "output" and e.name == valve and e.value for e in events)
+                if any(e.kind == "trial_end" for e in events):
+                    break
+        reply: dict[str, Any] = {"openings": opened}
+        if self.hardware.device.kind == "sim":  # the simulated scale: what the rig's valve gave
+            side = "left" if valve == "valve_left" else "right"
+            true_ul = self.hardware.delivered_ul(side, open_s) * rng.gauss(1.0, 0.02)
+            reply["simulated_weight_mg"] = round(true_ul * opened, 2)
+        return reply

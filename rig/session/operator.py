@@ -1,0 +1,153 @@
+"""The operator's commands to a running session: checked when they arrive, applied by the runner.
+
+The GUI (through the controller, :mod:`rig.control`) puts commands in an :class:`Inbox`; the
+runner takes them between device events and never waits for one while trials run. What
+each command does, and when it takes effect:
+
+- ``pause``: no new trial is queued (the running one, and the next if it is already on the
+  device, run to their end); ``resume`` queues the next trial at once;
+- ``stop``: end the session after the trial(s) on the device; ``abort``: end the running
+  trial now (the device's force-exit) and the session with it;
+- ``drop`` (``side``): one drop of the protocol's reward volume at the calibrated open time;
+  ``flush`` (``side`` left/right/both, ``seconds``): hold the valve(s) open. Both run on the
+  device as a small state machine of their own between two trials (at once when the device
+  is idle), never inside a trial;
+- ``switch`` (``reason``, optional ``to_step``): the curriculum's next step (or that step)
+  from the next trial that is planned;
+- ``set`` (``path``, ``value``): change one protocol parameter from the next planned trial;
+- ``note`` (``text``): a timestamped note.
+
+Every command applied is published as :class:`rig.bus.OperatorActed` and recorded in
+``operator.jsonl``.
+"""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from rig.fsm.model import Output, State, StateMachine
+from rig.schema.hardware import VALVE_FOR_SIDE, HardwareConfig
+from rig.schema.protocol import Protocol
+
+ACTIONS = ("pause", "resume", "stop", "abort", "drop", "flush", "switch", "set", "note")
+# Protocol sections an operator may change during a session (contexts and the curriculum
+# change only between sessions: they define what the trials mean).
+EDITABLE = ("epochs", "reward", "early_lick", "free_drop", "trial_selection", "stimuli")
+MAX_FLUSH_S = 10.0
+
+
+class OperatorError(ValueError):
+    """A command that cannot be applied; the message names the field."""
+
+
+@dataclass(frozen=True)
+class OperatorCommand:
+    action: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def check_command(action: str, args: dict[str, Any]) -> OperatorCommand:
+    """The command, if its arguments are complete and sensible; else :class:`OperatorError`."""
+    if action not in ACTIONS:
+        raise OperatorError(f"unknown command {action!r}; known: {', '.join(ACTIONS)}")
+    if action == "drop" and args.get("side") not in ("left", "right"):
+        raise OperatorError(f"drop: side must be left or right, not {args.get('side')!r}")
+    if action == "flush":
+        if args.get("side") not in ("left", "right", "both"):
+            raise OperatorError(
+                f"flush: side must be left, right or both, not {args.get('side')!r}"
+            )
+        seconds = args.get("seconds")
+        if not isinstance(seconds, int | float) or not 0 < seconds <= MAX_FLUSH_S:
+            raise OperatorError(f"flush: seconds must be in (0, {MAX_FLUSH_S}], not {seconds!r}")
+    if action == "switch":
+        if not str(args.get("reason", "")).strip():
+            raise OperatorError("switch: a reason is required")
+        to_step = args.get("to_step")
+        if to_step is not None and (not isinstance(to_step, int) or to_step < 0):
+            raise OperatorError(f"switch: to_step must be a step number, not {to_step!r}")
+    if action == "set":
+        path = args.get("path")
+        if not isinstance(path, str) or path.split(".")[0] not in EDITABLE or "." not in path:
+            raise OperatorError(
+                f"set: path {path!r} is not editable during a session; "
+                f"editable: {', '.join(s + '.*' for s in EDITABLE)}"
+            )
+        if "value" not in args:
+            raise OperatorError(f"set {path}: a value is required")
+    if action == "note" and not str(args.get("text", "")).strip():
+        raise OperatorError("note: the text is empty")
+    return OperatorCommand(action, dict(args))
+
+
+def edited_protocol(protocol: Protocol, path: str, value: Any) -> tuple[Protocol, Any]:
+    """The protocol with ``path`` set to ``value`` (re-validated), and the old value."""
+    data = protocol.model_dump(mode="json")
+    node: Any = data
+    *parents, leaf = path.split(".")
+    for key in parents:
+        if not isinstance(node, dict) or key not in node:
+            raise OperatorError(f"set {path}: the protocol has no field {key!r}")
+        node = node[key]
+    if not isinstance(node, dict) or leaf not in node:
+        raise OperatorError(f"set {path}: the protocol has no field {leaf!r}")
+    old, node[leaf] = node[leaf], value
+    try:
+        return Protocol.model_validate(data), old
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise OperatorError(f"set {path} = {value!r}: {first['msg']}") from None
+
+
+def drop_machine(hardware: HardwareConfig, side: str, volume_ul: float) -> StateMachine:
+    open_s = round(hardware.valve(side).open_time_s(volume_ul), 4)
+    valve = VALVE_FOR_SIDE[side]
+    return StateMachine(
+        name=f"hand_drop_{side}",
+        states=(
+            State(
+                name="HandDrop",
+                timer_s=open_s,
+                transitions={"Tup": "exit"},
+                outputs=(Output(channel=valve),),
+            ),
+        ),
+    )
+
+
+def flush_machine(side: str, seconds: float) -> StateMachine:
+    sides = ("left", "right") if side == "both" else (side,)
+    return StateMachine(
+        name=f"flush_{side}",
+        states=(
+            State(
+                name="ValveFlush",
+                timer_s=seconds,
+                transitions={"Tup": "exit"},
+                outputs=tuple(Output(channel=VALVE_FOR_SIDE[s]) for s in sides),
+            ),
+        ),
+    )
+
+
+class Inbox:
+    """Commands from any thread to the runner's thread."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[OperatorCommand] = queue.SimpleQueue()
+
+    def put(self, command: OperatorCommand) -> None:
+        self._queue.put(command)
+
+    def get(self, timeout: float | None = None) -> OperatorCommand | None:
+        """The next command; waits up to ``timeout`` (None: forever; 0: not at all)."""
+        try:
+            if timeout == 0:
+                return self._queue.get_nowait()
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
