@@ -1,5 +1,4 @@
-"""The PyQt6 + pyqtgraph client (launcher, live view, controls, calibration).
-
-Not built yet: it is the daily-training GUI issue. All Qt code will live here; ``rig/``
+"""The PyQt6 + pyqtgraph client of the rig's controller: launcher, live view, controls,
+valve calibration and the session's end (see README.md). All Qt code lives here; ``rig/``
 never imports Qt.
 """

@@ -28,7 +28,7 @@ class ControllerClient:
     def __init__(self, endpoint: str, *, timeout_s: float = 10.0) -> None:
         self.endpoint = endpoint
         self.timeout_ms = int(timeout_s * 1000)
-        self.context = zmq.Context()
+        self.context = zmq.Context.instance()  # shared, never terminated behind a thread's back
         self._lock = threading.Lock()  # one request at a time, from any thread
         self._req = self._connect()
 
@@ -38,15 +38,16 @@ class ControllerClient:
         sock.connect(self.endpoint)
         return sock
 
-    def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+    def request(self, cmd: str, *, timeout_s: float | None = None, **args: Any) -> dict[str, Any]:
+        timeout_ms = self.timeout_ms if timeout_s is None else int(timeout_s * 1000)
         with self._lock:
             self._req.send_json({"cmd": cmd, **args})
-            if not self._req.poll(self.timeout_ms):
+            if not self._req.poll(timeout_ms):
                 self._req.close()
                 self._req = self._connect()
                 raise ControllerError(
                     f"the controller at {self.endpoint} did not answer {cmd!r} "
-                    f"within {self.timeout_ms / 1000:.0f} s"
+                    f"within {timeout_ms / 1000:.0f} s"
                 )
             reply: dict[str, Any] = self._req.recv_json()  # type: ignore[assignment]
         if not reply.get("ok"):
@@ -59,7 +60,6 @@ class ControllerClient:
 
     def close(self) -> None:
         self._req.close()
-        self.context.term()
 
 
 class EventStream:

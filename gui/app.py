@@ -1,0 +1,70 @@
+"""``rig gui``: start the rig's controller (or attach to one), then the main window.
+
+The controller is its own process (``rig serve``): the GUI can freeze, crash or close
+without a trial noticing. Started here, it listens on a private ipc endpoint unless
+``--endpoint`` says otherwise; with ``--attach ENDPOINT`` the GUI joins a controller that is
+already running, on this PC or another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+
+from PyQt6 import QtWidgets
+
+from rig.control.client import ControllerClient, ControllerError
+
+
+def start_controller(args: argparse.Namespace, endpoint: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "rig.cli", "serve", "--rig", args.rig, "--endpoint", endpoint]
+    cmd += ["--protocols", args.protocols, "--speed", str(args.speed)]
+    if args.data_dir:
+        cmd += ["--data-dir", args.data_dir]
+    if args.seed is not None:
+        cmd += ["--seed", str(args.seed)]
+    # its own process group: a Ctrl-C in this terminal does not stop a running session
+    return subprocess.Popen(cmd, start_new_session=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    from gui.window import MainWindow
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    controller = None
+    endpoint = args.attach
+    if endpoint is None:
+        endpoint = args.endpoint or f"ipc://{tempfile.mkdtemp(prefix='rig-')}/controller"
+        controller = start_controller(args, endpoint)
+    client = ControllerClient(endpoint, timeout_s=15)
+    try:
+        client.request("hello")
+    except ControllerError as exc:
+        print(f"rig gui: {exc}", file=sys.stderr)
+        if controller is not None:
+            controller.terminate()
+        return 1
+
+    def on_close(choice: str) -> None:
+        if controller is None:
+            return
+        if choice == "leave":
+            print(f"rig gui: the session goes on; attach with: rig gui --attach {endpoint}")
+        else:
+            try:
+                client.request("shutdown")  # waits for the running trial, then exits
+            except ControllerError:
+                controller.terminate()
+
+    window = MainWindow(client, on_close=on_close)
+    window.start()
+    window.show()
+    code = app.exec()
+    client.close()
+    return int(code)
+
+
+if __name__ == "__main__":
+    raise SystemExit("use: rig gui")

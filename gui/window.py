@@ -1,0 +1,138 @@
+"""The main window: the launcher until a session starts, then the live view and controls.
+
+Closing the window while a session runs asks what to do: stop the session (after the
+running trial) or leave it running on the controller (another GUI can attach to it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from PyQt6 import QtGui, QtWidgets
+
+from gui.bridge import Bridge
+from gui.calibration import CalibrationDialog
+from gui.controls import ControlPanel
+from gui.launcher import Launcher
+from gui.livedata import LiveSession
+from gui.liveview import LiveView
+from gui.session_end import SessionEndDialog
+from rig.bus import OperatorActed, RunnerStatus, SessionEnded, SessionStarted
+from rig.control.client import ControllerClient, ControllerError, EventStream
+from rig.control.wire import Message
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(
+        self, client: ControllerClient, *, on_close: Callable[[str], None] | None = None
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.on_close = on_close  # told "stop" or "leave" when the window closes mid-session
+        self.setWindowTitle("rig")
+        self.stack = QtWidgets.QStackedWidget()
+        self.setCentralWidget(self.stack)
+        self.launcher = Launcher(client)
+        self.launcher.started.connect(lambda _: self.show_live())
+        self.stack.addWidget(self.launcher)
+
+        self.live = LiveSession()
+        self.view = LiveView()
+        self.controls = ControlPanel(client)
+        self.new_session = QtWidgets.QPushButton("New session")
+        self.new_session.setObjectName("button_new_session")
+        self.new_session.clicked.connect(self.show_launcher)
+        self.new_session.setEnabled(False)
+        page = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(page)
+        row.addWidget(self.view, 1)
+        side = QtWidgets.QVBoxLayout()
+        side.addWidget(self.controls)
+        side.addStretch(1)
+        side.addWidget(self.new_session)
+        row.addLayout(side)
+        self.stack.addWidget(page)
+        self.live_page = page
+
+        self.stream = EventStream(client)
+        self.bridge = Bridge(self.stream, self.live, self.view)
+        self.bridge.message.connect(self.on_message)
+        self.bridge.session_ended.connect(self.on_session_ended)
+        self.end_dialog: SessionEndDialog | None = None
+
+        menu = self.menuBar().addMenu("Rig")
+        action = QtGui.QAction("Calibrate valves...", self)
+        action.triggered.connect(self.calibrate)
+        menu.addAction(action)
+        self.resize(1500, 950)
+
+    def start(self) -> None:
+        """Load the launcher, or go straight to the live view when a session is running."""
+        hello = self.client.request("hello")
+        self.launcher.load()
+        if hello["busy"] == "session":
+            self.show_live()
+
+    def show_live(self) -> None:
+        self.stack.setCurrentWidget(self.live_page)
+        self.new_session.setEnabled(False)
+
+    def show_launcher(self) -> None:
+        self.launcher.load()
+        self.stack.setCurrentWidget(self.launcher)
+
+    def session_running(self) -> bool:
+        return self.live.started is not None and self.live.ended is None
+
+    def on_message(self, m: Message) -> None:
+        event = m.event
+        if isinstance(event, SessionStarted):
+            self.show_live()
+            self.controls.set_steps(event.info.get("steps", []), int(event.info.get("step", 0)))
+        elif isinstance(event, RunnerStatus):
+            paused = event.status in ("pausing", "paused")
+            self.controls.paused = paused
+            self.controls.buttons["pause"].setText("Resume" if paused else "Pause")
+        elif isinstance(event, OperatorActed) and "refused" in event.detail:
+            self.controls.feedback.setText(f"refused: {event.detail['refused']}")
+
+    def on_session_ended(self, ended: SessionEnded) -> None:
+        self.new_session.setEnabled(True)
+        self.end_dialog = SessionEndDialog(self.client, ended, self)
+        self.end_dialog.setModal(False)
+        self.end_dialog.show()
+
+    def calibrate(self) -> CalibrationDialog:
+        dialog = CalibrationDialog(self.client, self)
+        dialog.show()
+        return dialog
+
+    def ask_on_close(self) -> str:
+        """ "stop", "leave" or "cancel" (a dialog; tests replace this method)."""
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("A session is running")
+        box.setText("A session is running. Stop it after the running trial, or leave it running?")
+        stop = box.addButton("Stop the session", QtWidgets.QMessageBox.ButtonRole.DestructiveRole)
+        leave = box.addButton("Leave it running", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "stop" if clicked is stop else "leave" if clicked is leave else "cancel"
+
+    def closeEvent(self, event: QtGui.QCloseEvent | None) -> None:
+        assert event is not None
+        choice = "leave"
+        if self.session_running():
+            choice = self.ask_on_close()
+            if choice == "cancel":
+                event.ignore()
+                return
+            if choice == "stop":
+                with contextlib.suppress(ControllerError):  # the controller went first
+                    self.client.command("stop")
+        self.bridge.stop()
+        self.stream.close()
+        if self.on_close is not None:
+            self.on_close(choice)
+        event.accept()
