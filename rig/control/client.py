@@ -28,12 +28,14 @@ class ControllerClient:
     def __init__(self, endpoint: str, *, timeout_s: float = 10.0) -> None:
         self.endpoint = endpoint
         self.timeout_ms = int(timeout_s * 1000)
-        self.context = zmq.Context.instance()  # shared, never terminated behind a thread's back
+        self.context: zmq.Context[zmq.Socket[bytes]] = (
+            zmq.Context.instance()
+        )  # shared, never terminated behind a thread's back
         self._lock = threading.Lock()  # one request at a time, from any thread
         self._req = self._connect()
 
     def _connect(self) -> zmq.Socket[bytes]:
-        sock = self.context.socket(zmq.REQ)
+        sock: zmq.Socket[bytes] = self.context.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
         sock.connect(self.endpoint)
         return sock

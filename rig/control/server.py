@@ -26,7 +26,7 @@ from typing import Any
 
 import zmq
 
-from rig.bus import Bus, SessionEnded
+from rig.bus import Bus, SessionEnded, SessionStarted
 from rig.control.calibration import per_opening, pulse_machine, save_calibration, save_spot_check
 from rig.control.wire import EVENT_TYPES, TOPIC, encode_body, encode_header
 from rig.fsm.model import StateMachine
@@ -174,8 +174,11 @@ class Controller:
             self._inbox.put(command)
             return {}
         if cmd == "annotate":
-            if self._last_session_dir is None or self._busy_with == "session":
+            if self._last_session_dir is None:
                 raise ValueError("there is no finished session to annotate")
+            weight = req.get("weight_g")
+            if weight is not None and not 1 <= float(weight) <= 100:
+                raise ValueError(f"weight_g: {weight} g is not a mouse's weight")
             fields: dict[str, Any] = {k: req[k] for k in ("weight_g", "notes") if k in req}
             annotate_session(self._last_session_dir, fields)
             return {"session_dir": str(self._last_session_dir)}
@@ -251,6 +254,8 @@ class Controller:
         def forward(event: object) -> None:
             nonlocal ended
             ended = ended or isinstance(event, SessionEnded)
+            if isinstance(event, SessionStarted):
+                self._last_session_dir = Path(event.session_dir)
             name = type(event).__name__.encode()
             push.send_multipart([name, encode_body(event), repr(time.monotonic()).encode()])
 
@@ -259,8 +264,7 @@ class Controller:
                 bus.subscribe(cls, forward)
 
         try:
-            outcome = run_session(request, observers=[observe], inbox=inbox)
-            self._last_session_dir = outcome.session_dir
+            run_session(request, observers=[observe], inbox=inbox)
         except Exception as exc:  # the GUI must hear of it; the session's files say the rest
             if not ended:
                 forward(SessionEnded("crashed", {"error": f"{type(exc).__name__}: {exc}"}))

@@ -1,0 +1,104 @@
+"""The controller over real ZeroMQ sockets: requests, refusals, and the event stream's
+catch-up for a client that attaches late."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rig.control.client import ControllerClient, ControllerError, EventStream
+from rig.control.server import Controller, events_endpoint
+from rig.control.wire import Message
+
+pytestmark = [pytest.mark.realtime]
+
+
+@pytest.fixture
+def client(root: Path, tmp_path: Path) -> Iterator[ControllerClient]:
+    hardware = tmp_path / "sim.yaml"
+    shutil.copy(root / "hardware_configs/sim.yaml", hardware)
+    endpoint = f"ipc://{tempfile.mkdtemp(prefix='rig-test-')}/ctl"
+    controller = Controller(hardware, endpoint, data_dir=tmp_path / "data",
+                            protocols_dir=root / "protocols", speed=50.0, seed=5)  # fmt: skip
+    thread = threading.Thread(target=controller.serve, daemon=True)
+    thread.start()
+    assert controller.ready.wait(10)
+    c = ControllerClient(endpoint, timeout_s=10)
+    yield c
+    c.request("shutdown")
+    thread.join(30)
+    c.close()
+    assert not thread.is_alive()
+
+
+def test_endpoints() -> None:
+    assert events_endpoint("tcp://*:5555") == "tcp://*:5556"
+    assert events_endpoint("ipc:///tmp/x") == "ipc:///tmp/x.events"
+    with pytest.raises(ValueError, match="use tcp://HOST:PORT or ipc://PATH"):
+        events_endpoint("udp://x:1")
+
+
+def test_requests_and_refusals(client: ControllerClient) -> None:
+    hello = client.request("hello")
+    assert hello["rig"] == "sim" and hello["busy"] == ""
+    assert "continual_learning.yaml" in hello["protocols"]
+    assert set(hello["valves"]) == {"valve_left", "valve_right"}
+    for cmd, args, message in [
+        ("dance", {}, "unknown request 'dance'"),
+        ("command", {"action": "pause"}, "no session is running"),
+        ("annotate", {"notes": "x"}, "no finished session"),
+        ("create_subject", {"subject": "../etc"}, "subject '../etc'"),
+        ("start", {"subject": "m1", "protocol": "missing.yaml"}, "missing.yaml"),
+        ("start", {"subject": "m1", "protocol": "tactile_T1.yaml", "weight_g": 500}, "weight_g"),
+        ("calibrate", {"valve": "valve_up"}, "valve: 'valve_up'"),
+        ("save_calibration", {"valve": "valve_left", "points": [[0.01, 2.0], [0.02, 1.0]]},
+         "valves.valve_left.points"),
+    ]:  # fmt: skip
+        with pytest.raises(ControllerError, match=message.replace(".", r"\.")):
+            client.request(cmd, **args)
+
+
+def _until_ended(stream: EventStream, deadline: float) -> list[Message]:
+    messages: list[Message] = []
+    while not messages or messages[-1].type != "SessionEnded":
+        assert time.monotonic() < deadline, "the session did not end in time"
+        stream.wakeup.wait(0.5)
+        messages += stream.take()
+    stream.close()
+    return messages
+
+
+def test_a_late_client_gets_the_whole_session_in_order(client: ControllerClient) -> None:
+    early = EventStream(client)
+    client.request("create_subject", subject="m1")
+    client.request("start", subject="m1", protocol="tactile_T1.yaml", trials=8, weight_g=20)
+    with pytest.raises(ControllerError, match="busy"):
+        client.request("start", subject="m1", protocol="tactile_T1.yaml", trials=8)
+    deadline = time.monotonic() + 60
+    live = _until_ended(early, deadline)
+    stream = EventStream(client)  # attaches after the session ended
+    messages = _until_ended(stream, deadline)
+    assert [m.seq for m in live] == [m.seq for m in messages]
+    hello = client.request("hello")
+    seqs = [m.seq for m in messages]
+    assert seqs == list(range(hello["first_seq"], hello["last_seq"] + 1))
+    assert stream.recovered == len(messages) and not stream.errors
+    assert messages[0].type == "SessionStarted"
+    assert sum(m.type == "TrialCompleted" for m in messages) == 8
+    client.request("annotate", weight_g=20.5, notes="ok")
+
+
+def test_calibration_through_the_controller(client: ControllerClient) -> None:
+    reply = client.request("calibrate", valve="valve_right", open_s=0.04, pulses=20, interval_s=0.1)
+    assert reply["openings"] == 20
+    assert reply["simulated_weight_mg"] == pytest.approx(20 * 3.7, rel=0.1)
+    reply = client.request("spot_check", valve="valve_right", open_s=0.04, pulses=20,
+                           weight_mg=20 * 3.7 * 1.2)  # fmt: skip
+    assert reply["drift_percent"] == pytest.approx(20.0)
+    assert any("valve_right's spot check" in w for w in client.request("hello")["warnings"])
