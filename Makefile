@@ -10,7 +10,7 @@ QT_LIBS := libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libgl
 RUN_ARGS ?= --rig hardware_configs/sim.yaml --protocol protocols/continual_learning.yaml \
             --subject demo-mouse --trials 500 --data-dir data
 
-.PHONY: run test lint types unit bench system-deps clean
+.PHONY: run test lint types unit bench screenshots system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -31,10 +31,11 @@ system-deps:
 	  fi; \
 	else echo "not root or no apt-get: skipping Qt system libraries"; fi
 
-# With a display, the GUI (once it exists); without one, a headless simulated session.
+# With a display, the GUI (it starts the simulated rig's controller); without one, a
+# headless simulated session.
 run: $(STAMP)
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && $(BIN)/python -c 'import gui.app' 2>/dev/null; then \
-	  $(BIN)/rig gui --rig hardware_configs/sim.yaml; \
+	  $(BIN)/rig gui --rig hardware_configs/sim.yaml --data-dir data; \
 	else \
 	  $(BIN)/rig run $(RUN_ARGS); \
 	fi
@@ -53,6 +54,10 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The launcher, the live view mid-session and the calibration dialog, offscreen.
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m gui.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) data bench/out

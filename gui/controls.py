@@ -83,7 +83,7 @@ class ControlPanel(QtWidgets.QGroupBox):
         self.value.setPlaceholderText("new value")
         grid.addWidget(self.param, 4, 0)
         grid.addWidget(self.value, 4, 1)
-        button("set", "Apply from next trial", 4, 2, self.set_param)
+        button("set", "Apply (next trial)", 4, 2, self.set_param)
 
         self.note = QtWidgets.QLineEdit()
         self.note.setObjectName("note_text")

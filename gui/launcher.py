@@ -15,6 +15,10 @@ from PyQt6 import QtCore, QtWidgets
 from rig.control.client import ControllerClient, ControllerError
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} %"
+
+
 class Launcher(QtWidgets.QWidget):
     started = QtCore.pyqtSignal(dict)  # the start request, once the controller accepted it
 
@@ -23,7 +27,11 @@ class Launcher(QtWidgets.QWidget):
         self.client = client
         self.suggestion: dict[str, Any] | None = None
         self.suggested_protocol = ""
-        outer = QtWidgets.QVBoxLayout(self)
+        centred = QtWidgets.QHBoxLayout(self)
+        form_widget = QtWidgets.QWidget()
+        form_widget.setMaximumWidth(900)
+        centred.addWidget(form_widget)
+        outer = QtWidgets.QVBoxLayout(form_widget)
         self.rig_label = QtWidgets.QLabel()
         self.rig_label.setObjectName("launcher_rig")
         self.warnings = QtWidgets.QLabel()
@@ -82,6 +90,7 @@ class Launcher(QtWidgets.QWidget):
         self.diffs.setObjectName("launcher_diffs")
         self.diffs.setHorizontalHeaderLabels(["Parameter", "Last session", "Today"])
         self.diffs.horizontalHeader().setStretchLastSection(True)
+        self.diffs.verticalHeader().setVisible(False)
         outer.addWidget(QtWidgets.QLabel("Parameters that differ from the last session"))
         outer.addWidget(self.diffs, 1)
 
@@ -159,8 +168,9 @@ class Launcher(QtWidgets.QWidget):
         if s["curriculum_completed"]:
             text += ", curriculum completed"
         text += (
-            f"; last session {last['start_time']}: {last['trials']} trials, "
-            f"ended in {last['end_label']} ({last['status']})"
+            f"; last session {str(last['start_time'])[:16].replace('T', ' ')}: "
+            f"{last['trials']} trials, {_pct(last['percent_correct'])} correct, "
+            f"ended in {last['end_label']} ({last['status']}); weight {last['weight_g'] or '-'} g"
             if last
             else "; first session"
         )
@@ -175,6 +185,7 @@ class Launcher(QtWidgets.QWidget):
         for row, (path, old, new) in enumerate(s["differences"]):
             for col, value in enumerate((path, old, new)):
                 self.diffs.setItem(row, col, QtWidgets.QTableWidgetItem(str(value)))
+        self.diffs.resizeColumnsToContents()
         self.check_form()
 
     # -- the form ---------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from gui.livedata import LiveSession
 COLOURS = {"hit": "#2ca02c", "error": "#d62728", "no_response": "#9e9e9e"}
 LICK_COLOURS = ("#1f77b4", "#ff7f0e")  # left lick, right lick
 CONTEXT_COLOURS = ("#e8f0fe", "#fdeee6", "#e9f7ec", "#f5ebfa", "#fff8e1")
-LINK_LATE_S = 5.0  # no message for this long while a session runs: the link is suspect
+LINK_LATE_S = 5.0
+SIDE_WIDTH = 440  # no message for this long while a session runs: the link is suspect
 
 
 def _plot(
@@ -67,7 +68,12 @@ class LiveView(QtWidgets.QWidget):
         box = QtWidgets.QHBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(self.layout_widget, 1)
-        box.addWidget(self.status)
+        column = QtWidgets.QWidget()
+        column.setFixedWidth(SIDE_WIDTH)
+        self.side = QtWidgets.QVBoxLayout(column)  # the window adds its controls below
+        self.side.setContentsMargins(0, 0, 0, 0)
+        self.side.addWidget(self.status)
+        box.addWidget(column)
         self._build_plots()
         self._drawn_version = -1
         self.redraw_s: list[float] = []
@@ -75,7 +81,6 @@ class LiveView(QtWidgets.QWidget):
     # -- construction -------------------------------------------------------------------------
     def _status_panel(self) -> QtWidgets.QWidget:
         panel = QtWidgets.QGroupBox("Now")
-        panel.setMinimumWidth(230)
         form = QtWidgets.QFormLayout(panel)
         self.fields: dict[str, QtWidgets.QLabel] = {}
         for key, text in (
@@ -113,7 +118,7 @@ class LiveView(QtWidgets.QWidget):
         self.p_correct = _plot(lw, 1, 0, "Percent correct (rolling 100)", colspan=3)
         self.p_correct.setYRange(0, 100)
         self.p_correct.setXLink(self.p_outcome)
-        self.p_correct.addLegend(offset=(5, 5))
+        self.p_correct.addLegend(offset=(-5, -5))  # bottom right: clear of the block labels
         self.pc_all = _curve(self.p_correct, pg.mkPen("k"), name="all")
         self.pc_left = _curve(self.p_correct, pg.mkPen(LICK_COLOURS[0]), name="left")
         self.pc_right = _curve(self.p_correct, pg.mkPen(LICK_COLOURS[1]), name="right")

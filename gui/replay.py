@@ -26,6 +26,7 @@ def simulated_messages(
     subject: str = "demo-mouse",
     protocol: Path = Path("protocols/continual_learning.yaml"),
     rig: Path = Path("hardware_configs/sim.yaml"),
+    weight_g: float | None = None,
 ) -> list[Message]:
     messages: list[Message] = []
 
@@ -47,6 +48,7 @@ def simulated_messages(
         operator="demo",
         protocol_path=str(protocol),
         hardware_path=str(rig),
+        weight_g=weight_g,
     )
     run_session(request, observers=[observe])
     return messages

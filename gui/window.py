@@ -44,16 +44,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.new_session.setObjectName("button_new_session")
         self.new_session.clicked.connect(self.show_launcher)
         self.new_session.setEnabled(False)
-        page = QtWidgets.QWidget()
-        row = QtWidgets.QHBoxLayout(page)
-        row.addWidget(self.view, 1)
-        side = QtWidgets.QVBoxLayout()
-        side.addWidget(self.controls)
-        side.addStretch(1)
-        side.addWidget(self.new_session)
-        row.addLayout(side)
-        self.stack.addWidget(page)
-        self.live_page = page
+        self.view.side.addWidget(self.controls)
+        self.view.side.addStretch(1)
+        self.view.side.addWidget(self.new_session)
+        self.stack.addWidget(self.view)
+        self.live_page = self.view
 
         self.stream = EventStream(client)
         self.bridge = Bridge(self.stream, self.live, self.view)
