@@ -18,11 +18,11 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PyQt6 import QtGui, QtWidgets  # noqa: E402
+from PyQt6 import QtGui, QtWidgets
 
-from gui.replay import simulated_messages  # noqa: E402
-from rig.control.client import ControllerClient  # noqa: E402
-from rig.control.server import Controller  # noqa: E402
+from gui.replay import simulated_messages
+from rig.control.client import ControllerClient
+from rig.control.server import Controller
 
 SHOTS = ("launcher.png", "live-view.png", "calibration.png")
 
