@@ -113,14 +113,19 @@ class LiveSession:
         self.last_mono = 0.0  # controller clock of the newest message
         self.last_device_t = 0.0
         self.version = 0  # bumped by every change: the view redraws when it moved
+        self.plot_version = 0  # bumped by changes to the plots (trials, contexts, water)
 
     # -- input ------------------------------------------------------------------------------
     def apply(self, message: Message) -> None:
         event = message.event
         self.last_seq, self.last_mono = message.seq, message.mono
         self.version += 1
+        if not isinstance(event, DeviceEvents | TrialQueued | RunnerStatus):
+            self.plot_version += 1
         if isinstance(event, SessionStarted):
+            plot_version = self.plot_version
             self.reset(event)
+            self.version, self.plot_version = message.seq, plot_version
         elif isinstance(event, DeviceEvents):
             for e in event.events:
                 self.last_device_t = e.t

@@ -64,6 +64,9 @@ class LiveView(QtWidgets.QWidget):
         super().__init__(parent)
         pg.setConfigOptions(antialias=False, background="w", foreground="k", segmentedLineMode="on")
         self.layout_widget = pg.GraphicsLayoutWidget()
+        # no antialiasing anywhere: the view need not widen each item's repaint by a pixel
+        flags = QtWidgets.QGraphicsView.OptimizationFlag
+        self.layout_widget.setOptimizationFlag(flags.DontAdjustForAntialiasing, True)
         self.status = self._status_panel()
         box = QtWidgets.QHBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -76,6 +79,9 @@ class LiveView(QtWidgets.QWidget):
         box.addWidget(column)
         self._build_plots()
         self._drawn_version = -1
+        self._drawn_plots = -1
+        self.plots_changed = False  # what the last redraw changed: plots, or labels only
+        self._arrays: dict[str, np.ndarray] = {}
         self.redraw_s: list[float] = []
 
     # -- construction -------------------------------------------------------------------------
@@ -153,13 +159,21 @@ class LiveView(QtWidgets.QWidget):
 
     # -- redraw -----------------------------------------------------------------------------
     def redraw(self, live: LiveSession, *, force: bool = False) -> bool:
-        """Replace the plots' data from ``live``; False when nothing changed since the last."""
+        """Replace the plots' data from ``live`` (only the status when only it changed);
+        False when nothing changed since the last redraw."""
         if live.version == self._drawn_version and not force:
             self._update_link(live)
             return False
         t0 = time.perf_counter()
         self._drawn_version = live.version
-        a = live.arrays()
+        if live.plot_version == self._drawn_plots and not force:
+            self._update_status(live, self._arrays)  # a state change: labels only
+            self.plots_changed = False
+            self.redraw_s.append(time.perf_counter() - t0)
+            return True
+        self.plots_changed = True
+        self._drawn_plots = live.plot_version
+        a = self._arrays = live.arrays()
         x = a["trial"]
         y = np.where(a["right"], 1.0, -1.0)
         for index, item in enumerate(self.outcome_items.values()):
@@ -188,6 +202,14 @@ class LiveView(QtWidgets.QWidget):
         self._update_status(live, a)
         self.redraw_s.append(time.perf_counter() - t0)
         return True
+
+    def paint_now(self) -> None:
+        """Paint what the last redraw changed, now (not at the next idle moment)."""
+        if self.plots_changed:
+            viewport = self.layout_widget.viewport()
+            if viewport is not None:
+                viewport.repaint()
+        self.status.repaint()
 
     def _draw_contexts(self, live: LiveSession) -> None:
         blocks = live.context_blocks()
@@ -227,9 +249,11 @@ class LiveView(QtWidgets.QWidget):
         f["trial"].setText(f"{live.trial}" + (f" of {planned}" if planned else ""))
         f["state"].setText(live.state or "-")
         f["context"].setText(live.label or "-")
-        pc = a["pc"][-1] if len(a["pc"]) else np.nan
-        left = a["pc_left"][-1] if len(a["pc_left"]) else np.nan
-        right = a["pc_right"][-1] if len(a["pc_right"]) else np.nan
+        def last(key: str) -> float:
+            values = a.get(key)
+            return float(values[-1]) if values is not None and len(values) else np.nan
+
+        pc, left, right = last("pc"), last("pc_left"), last("pc_right")
         f["correct"].setText(
             "-" if np.isnan(pc) else f"{pc:.0f} % (L {left:.0f}, R {right:.0f})".replace("nan", "-")
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -81,6 +82,8 @@ class EventStream:
         self.errors: list[str] = []
         self.recovered = 0  # messages fetched from the history (not received live)
         self.wakeup: threading.Event = threading.Event()  # set when messages are ready
+        # called (from the receiving thread) when messages become ready after none were
+        self.on_ready: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._receive, name="events", daemon=True)
         self._thread.start()
 
@@ -119,7 +122,10 @@ class EventStream:
         with self._lock:
             self._ready.append(message)
             self._last = message.seq
+            first = not self.wakeup.is_set()
             self.wakeup.set()
+        if first and self.on_ready is not None:
+            self.on_ready()
 
     def _catch_up(self, until: int | None) -> None:
         try:

@@ -34,8 +34,7 @@ def test_a_frozen_gui_loses_nothing_and_slows_nothing(root: Path, tmp_path: Path
     report = tmp_path / "probe.json"
     client = ControllerClient(running.endpoint)
     probe = subprocess.Popen(
-        [sys.executable, str(root / "tests" / "data" / "gui_probe.py"), running.endpoint,
-         str(report)],
+        [sys.executable, "-m", "gui.probe", running.endpoint, str(report)],
         stdout=subprocess.PIPE, cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
     )  # fmt: skip

@@ -1,9 +1,10 @@
 """The real main window in a process of its own, attached to a controller, offscreen.
 
-``python tests/data/gui_probe.py ENDPOINT REPORT.json``: prints ``ready`` once attached,
+``python -m gui.probe ENDPOINT REPORT.json``: prints ``ready`` once attached,
 runs until the session ends (then half a second more), and writes what it received and
 drew: the message numbers, the trials shown, the redraw times and the event-to-screen
-latencies. The freeze test stops and continues this process with signals.
+latencies. The freeze test stops and continues this process with signals; the GUI
+benchmark reads its event-to-screen latencies.
 """
 
 from __future__ import annotations
