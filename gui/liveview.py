@@ -249,6 +249,7 @@ class LiveView(QtWidgets.QWidget):
         f["trial"].setText(f"{live.trial}" + (f" of {planned}" if planned else ""))
         f["state"].setText(live.state or "-")
         f["context"].setText(live.label or "-")
+
         def last(key: str) -> float:
             values = a.get(key)
             return float(values[-1]) if values is not None and len(values) else np.nan
