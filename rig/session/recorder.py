@@ -32,7 +32,7 @@ from rig.bus import (
     TrialCompleted,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def sync_dir(path: Path) -> None:
