@@ -172,3 +172,47 @@ def test_garbage_in_the_live_stream_is_reported_and_nothing_is_lost(
     assert device.garbage > 0  # reported, with offsets, by the decoder
     assert [r["trial"] for r in records] == [1, 2, 3, 4]
     assert device.disagreements == []
+
+
+def test_operator_abort_and_hand_drop_on_the_emulated_bpod(
+    short_protocol: Protocol, hardware: HardwareConfig
+) -> None:
+    """A hand drop runs as trial 0 between trials; abort ends the running trial with 'X'."""
+    from rig.bus import TrialAborted
+    from rig.session.operator import Inbox, check_command
+
+    with serve("r2-fw23", short_protocol, hardware) as server:
+        client = BpodClient(SerialTransport(server.ports[1]))
+        hw = client.connect(inputs=["Port1", "Port2"])
+        device = BpodDevice(client, hw, WIRING)
+        bus, inbox = Bus(), Inbox()
+        events: list[Any] = []
+        aborted: list[TrialAborted] = []
+        bus.subscribe(TrialAborted, aborted.append)
+
+        def steer(batch: DeviceEvents) -> None:
+            events.extend(batch.events)
+            for e in batch.events:
+                if (e.trial, e.kind) == (1, "trial_start"):
+                    inbox.put(check_command("drop", {"side": "left"}))
+                if (e.trial, e.kind, e.name) == (3, "state", "SamplePeriod"):
+                    inbox.put(check_command("abort", {}))
+
+        bus.subscribe(DeviceEvents, steer)
+        planner = TrialPlanner(short_protocol, hardware, random.Random(3))
+        runner = SessionRunner(device, planner, bus, max_trials=10,
+                               volume_ul=hardware.delivered_ul, inbox=inbox)  # fmt: skip
+        result = runner.run()
+        client.disconnect()
+    assert result.aborted and result.trials_completed == 2
+    assert [a.trial for a in aborted] == [3]
+    assert device.disagreements == []
+    drop = [(e.name, e.value, e.t) for e in events if e.trial == 0 and e.kind == "output"]
+    assert [(n, v) for n, v, _ in drop] == [("valve_left", 1), ("valve_left", 0)]
+    assert drop[1][2] - drop[0][2] == pytest.approx(
+        round(hardware.valve("left").open_time_s(short_protocol.reward.volume_ul), 4), abs=1e-4
+    )
+    trial3 = [e for e in events if e.trial == 3]
+    assert trial3[-1].kind == "trial_end"
+    assert "DelayPeriod" not in [e.name for e in trial3 if e.kind == "state"]
+    assert not [e for e in events if e.trial > 3]
