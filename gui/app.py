@@ -52,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
             return
         if choice == "leave":
             print(f"rig gui: the session goes on; attach with: rig gui --attach {endpoint}")
-        else:
+        else:  # stopped, or no session: the controller this GUI started goes with it
             try:
                 client.request("shutdown")  # waits for the running trial, then exits
             except ControllerError:

@@ -31,9 +31,14 @@ def summary_text(ended: SessionEnded) -> str:
 
 class SessionEndDialog(QtWidgets.QDialog):
     def __init__(
-        self, client: ControllerClient, ended: SessionEnded, parent: QtWidgets.QWidget | None = None
+        self,
+        client: ControllerClient,
+        ended: SessionEnded,
+        session_dir: str,
+        parent: QtWidgets.QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self.session_dir = session_dir  # the session this form belongs to, by name
         self.setWindowTitle("Session ended")
         self.client = client
         form = QtWidgets.QFormLayout(self)
@@ -59,6 +64,8 @@ class SessionEndDialog(QtWidgets.QDialog):
 
     def save(self) -> None:
         fields: dict[str, Any] = {"notes": self.notes.toPlainText().strip()}
+        if self.session_dir:
+            fields["session_dir"] = self.session_dir
         if self.weight.value() > 0:
             fields["weight_g"] = self.weight.value()
         try:

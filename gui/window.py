@@ -29,7 +29,7 @@ class MainWindow(QtWidgets.QMainWindow):
     ) -> None:
         super().__init__()
         self.client = client
-        self.on_close = on_close  # told "stop" or "leave" when the window closes mid-session
+        self.on_close = on_close  # told "stop", "leave" (mid-session) or "none" at closing
         self.setWindowTitle("rig")
         self.stack = QtWidgets.QStackedWidget()
         self.setCentralWidget(self.stack)
@@ -94,7 +94,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def on_session_ended(self, ended: SessionEnded) -> None:
         self.new_session.setEnabled(True)
-        self.end_dialog = SessionEndDialog(self.client, ended, self)
+        started = self.live.started
+        session_dir = started.session_dir if started is not None else ""
+        self.end_dialog = SessionEndDialog(self.client, ended, session_dir, self)
         self.end_dialog.setModal(False)
         self.end_dialog.show()
 
@@ -117,7 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent | None) -> None:
         assert event is not None
-        choice = "leave"
+        choice = "none"  # no session: a controller this GUI started is shut down
         if self.session_running():
             choice = self.ask_on_close()
             if choice == "cancel":

@@ -102,7 +102,7 @@ class TrialAborted:
     """A trial ended by the operator's abort before its outcome was decided."""
 
     trial: int
-    t: float
+    t: float | None  # device seconds of its forced end; None: it never started
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,8 @@ class EventStream:
         self._sub.connect(events_endpoint(client.endpoint))
         self._lock = threading.Lock()
         self._ready: deque[Message] = deque()
+        self._held: deque[Message] = deque()  # received live, waiting for a gap to be filled
+        self._caught_up = False
         self._last = 0  # the highest sequence number handed to _ready
         self._stop = threading.Event()
         self.errors: list[str] = []
@@ -99,9 +101,11 @@ class EventStream:
         self._thread.join(2)
 
     def _receive(self) -> None:
-        self._catch_up(None)  # what was published before we subscribed
+        self._caught_up = self._catch_up()  # what was published before we subscribed
         while not self._stop.is_set():
             if not self._sub.poll(100):
+                if self._held or not self._caught_up:
+                    self._fill_gap()  # a catch-up that failed is tried again
                 continue
             try:
                 _, header, body = self._sub.recv_multipart()
@@ -109,12 +113,26 @@ class EventStream:
             except (ValueError, WireError) as exc:
                 self.errors.append(str(exc))
                 continue
-            if message.type == "SessionStarted" and message.seq > self._last + 1:
-                self._last = message.seq - 1  # a new session: what came before is not ours
-            if message.seq > self._last + 1:
-                self._catch_up(message.seq)
-            self._accept(message)
+            if message.type == "SessionStarted" and (
+                message.seq > self._last + 1 or message.seq <= self._last
+            ):
+                # a new session (what came before is not ours), or a restarted controller
+                # numbering from 1 again
+                self._last = message.seq - 1
+                self._held.clear()
+            self._held.append(message)
+            self._fill_gap()
         self._sub.close()
+
+    def _fill_gap(self) -> None:
+        """Hand over the held live messages; when one is not the next expected, get the
+        missing ones from the history first (kept held, and retried, until that works)."""
+        if not self._caught_up or (self._held and self._held[0].seq > self._last + 1):
+            self._caught_up = self._catch_up()
+            if not self._caught_up:
+                return
+        while self._held:
+            self._accept(self._held.popleft())
 
     def _accept(self, message: Message) -> None:
         if message.seq <= self._last:
@@ -127,17 +145,18 @@ class EventStream:
         if first and self.on_ready is not None:
             self.on_ready()
 
-    def _catch_up(self, until: int | None) -> None:
+    def _catch_up(self) -> bool:
+        """Everything after ``_last`` the controller still has; False if it did not answer."""
         try:
             reply = self.client.request("history", since=self._last)
-        except ControllerError as exc:
-            self.errors.append(str(exc))
-            return
+            messages = [decode(h.encode(), b.encode()) for h, b in reply["messages"]]
+        except (ControllerError, WireError, KeyError) as exc:
+            self.errors.append(f"catching up: {exc}")
+            return False
         if self._last < reply["first_seq"] - 1:
             self._last = reply["first_seq"] - 1
-        for header, body in reply["messages"]:
-            message = decode(header.encode(), body.encode())
-            if until is not None and message.seq >= until:
-                break
-            self.recovered += 1
-            self._accept(message)
+        for message in messages:
+            if message.seq > self._last:
+                self.recovered += 1
+                self._accept(message)
+        return True

@@ -18,6 +18,8 @@ its :class:`~rig.session.operator.Inbox`.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import random
 import threading
 import time
@@ -42,6 +44,30 @@ from rig.session.today import DEFAULT_PROTOCOL, subjects, suggest
 from rig.sim.subject import new_brain
 
 INPROC = "inproc://rig-session-events"
+log = logging.getLogger(__name__)
+
+
+def _int(req: dict[str, Any], key: str, default: int) -> int:
+    value = req.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ValueError(f"{key}: {value!r} is not a whole number")
+    return int(value)
+
+
+def _float(req: dict[str, Any], key: str, default: float) -> float:
+    value = req.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key}: {value!r} is not a number")
+    return float(value)
+
+
+def _weight(req: dict[str, Any]) -> float | None:
+    if req.get("weight_g") is None:
+        return None
+    weight = _float(req, "weight_g", 0.0)
+    if not 1 <= weight <= 100:
+        raise ValueError(f"weight_g: {weight} g is not a mouse's weight")
+    return weight
 
 
 def events_endpoint(endpoint: str) -> str:
@@ -84,6 +110,8 @@ class Controller:
         self._busy_with = ""  # "session" or "calibration"
         self._shutdown = threading.Event()
         self.ready = threading.Event()
+        self._pull: zmq.Socket[bytes]
+        self._pub: zmq.Socket[bytes]
 
     # -- the main loop ------------------------------------------------------------------------
     def serve(self) -> None:
@@ -97,6 +125,7 @@ class Controller:
         rep.bind(self.endpoint)
         pub.bind(events_endpoint(self.endpoint))
         pull.bind(INPROC)
+        self._pull, self._pub = pull, pub
         poller = zmq.Poller()
         poller.register(rep, zmq.POLLIN)
         poller.register(pull, zmq.POLLIN)
@@ -107,8 +136,7 @@ class Controller:
                 if pull in ready:
                     self._forward(pull, pub)
                 if rep in ready:
-                    request = rep.recv_json()
-                    rep.send_json(self._reply(request))
+                    rep.send(self._reply_bytes(rep.recv()))
             if self._inbox is not None:  # shut down mid-session: stop it, keep its data
                 self._inbox.put(check_command("stop", {}))
             if self._thread is not None:
@@ -126,20 +154,33 @@ class Controller:
             except zmq.Again:
                 return
             self._seq += 1
-            if type_name == b"SessionStarted":
+            if type_name == b"SessionStarted" and self._history:
                 self._history.clear()
                 self._first_seq = self._seq
             header = encode_header(self._seq, type_name.decode(), float(mono))
             self._history.append((header, body))
             pub.send_multipart([TOPIC, header, body])
 
+    def _reply_bytes(self, raw: bytes) -> bytes:
+        try:
+            request = json.loads(raw)
+        except ValueError as exc:
+            return json.dumps({"ok": False, "error": f"not JSON: {exc}"}).encode()
+        return json.dumps(self._reply(request)).encode()
+
     def _reply(self, request: object) -> dict[str, Any]:
         if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
             return {"ok": False, "error": 'a request is a JSON object with a "cmd" string'}
+        cmd = request["cmd"]
         try:
-            return {"ok": True, **self.handle(request["cmd"], request)}
+            return {"ok": True, **self.handle(cmd, request)}
         except (ValueError, OperatorError, LoadError, OSError) as exc:
             return {"ok": False, "error": str(exc)}
+        except KeyError as exc:
+            return {"ok": False, "error": f"{exc.args[0]!r} is required"}
+        except Exception as exc:  # a request must never take the controller (and its session) down
+            log.exception("request %r failed", cmd)
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
     # -- requests -----------------------------------------------------------------------------
     def handle(self, cmd: str, req: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +189,7 @@ class Controller:
         if cmd == "hello":
             return self._hello()
         if cmd == "history":
-            since = int(req.get("since", 0))
+            since = _int(req, "since", 0)
             start = max(0, since + 1 - self._first_seq)
             return {
                 "first_seq": self._first_seq,
@@ -168,20 +209,23 @@ class Controller:
         if cmd == "start":
             return self._start(req)
         if cmd == "command":
-            if self._inbox is None:
+            inbox = self._inbox  # once: the session thread may end meanwhile
+            if inbox is None:
                 raise ValueError("no session is running")
-            command = check_command(str(req.get("action")), dict(req.get("args") or {}))
-            self._inbox.put(command)
+            inbox.put(check_command(str(req.get("action")), dict(req.get("args") or {})))
             return {}
         if cmd == "annotate":
-            if self._last_session_dir is None:
+            target = self._last_session_dir
+            if req.get("session_dir"):
+                target = Path(req["session_dir"]).resolve()
+                if self.data_dir.resolve() not in target.parents:
+                    raise ValueError(f"{target}: not a session of this rig's data folder")
+            if target is None:
                 raise ValueError("there is no finished session to annotate")
-            weight = req.get("weight_g")
-            if weight is not None and not 1 <= float(weight) <= 100:
-                raise ValueError(f"weight_g: {weight} g is not a mouse's weight")
+            _weight(req)
             fields: dict[str, Any] = {k: req[k] for k in ("weight_g", "notes") if k in req}
-            annotate_session(self._last_session_dir, fields)
-            return {"session_dir": str(self._last_session_dir)}
+            annotate_session(target, fields)
+            return {"session_dir": str(target)}
         if cmd in ("calibrate", "save_calibration", "spot_check"):
             return self._calibration(cmd, req)
         if cmd == "shutdown":
@@ -213,28 +257,30 @@ class Controller:
         subject = check_subject_id(str(req.get("subject", "")))
         protocol_file = str(req.get("protocol", ""))
         protocol = load_model(self.protocols_dir / protocol_file, Protocol)
-        weight = req.get("weight_g")
-        if weight is not None and not 1 <= float(weight) <= 100:
-            raise ValueError(f"weight_g: {weight} g is not a mouse's weight")
+        weight = _weight(req)
         self.hardware = load_model(self.hardware_path, HardwareConfig)
-        seed = int(req.get("seed", self.seed if self.seed is not None else time.time_ns() % 2**31))
+        seed = _int(req, "seed", self.seed if self.seed is not None else time.time_ns() % 2**31)
         request = SessionRequest(
             protocol=protocol,
             hardware=self.hardware,
             subject=subject,
-            trials=int(req.get("trials", 1000)),
+            trials=_int(req, "trials", 1000),
             seed=seed,
             data_dir=self.data_dir,
             operator=str(req.get("operator", "")),
             protocol_path=str(self.protocols_dir / protocol_file),
             hardware_path=str(self.hardware_path),
             realtime=True,
-            weight_g=None if weight is None else float(weight),
+            weight_g=weight,
             notes=str(req.get("notes", "")),
             speed=self.speed,
-            start_step=req.get("start_step"),
+            start_step=None if req.get("start_step") is None else _int(req, "start_step", 0),
             override_reason=str(req.get("override_reason", "")),
         )
+        self._forward(self._pull, self._pub)  # the last session's last events first
+        self._history.clear()
+        self._first_seq = self._seq + 1
+        self._last_session_dir = None  # set by this session's SessionStarted
         self._inbox = Inbox()
         self._busy_with = "session"
         self._session = {"subject": subject, "protocol": protocol_file, "seed": seed}
@@ -284,10 +330,10 @@ class Controller:
             self.hardware = save_calibration(self.hardware_path, valve, points, today)
             return {"warnings": self.hardware.stale_calibrations(today)}
         if cmd == "spot_check":
-            pulses = int(req.get("pulses", 0))
-            measured = per_opening(float(req.get("weight_mg", -1)), pulses)
+            pulses = _int(req, "pulses", 0)
+            measured = per_opening(_float(req, "weight_mg", -1.0), pulses)
             self.hardware, check = save_spot_check(
-                self.hardware_path, valve, float(req["open_s"]), measured, today
+                self.hardware_path, valve, _float(req, "open_s", 0.0), measured, today
             )
             return {
                 "expected_ul": check.expected_ul,
@@ -297,9 +343,9 @@ class Controller:
             }
         if self._busy_with:
             raise ValueError(f"the rig is busy ({self._busy_with})")
-        pulses = int(req.get("pulses", 0))
-        open_s = float(req.get("open_s", 0))
-        machine = pulse_machine(valve, open_s, pulses, float(req.get("interval_s", 0.5)))
+        pulses = _int(req, "pulses", 0)
+        open_s = _float(req, "open_s", 0.0)
+        machine = pulse_machine(valve, open_s, pulses, _float(req, "interval_s", 0.5))
         self._busy_with = "calibration"
         try:
             return self._pulse(machine, valve, open_s, pulses)

@@ -23,9 +23,9 @@ class Device(Protocol):
         """Send the next trial; it starts after the running one exits, or now when idle."""
         ...
 
-    def abort(self) -> None:
-        """End the running trial now; its end comes through :meth:`poll` (a queued trial
-        still starts after it, as after a normal exit)."""
+    def abort(self) -> list[int]:
+        """End the running trial now (its end comes through :meth:`poll`) and drop the
+        queued one, if any; returns the numbers of the dropped trials (they never start)."""
         ...
 
     def poll(self) -> list[DeviceEvent]:

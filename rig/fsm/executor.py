@@ -226,7 +226,8 @@ class ReferenceExecutor:
 
     def force_exit(self, cycle: int) -> list[Record]:
         """End the running trial at ``cycle`` (the operator's abort; Bpod's ``'X'``); a
-        queued machine then starts in the next cycle, as after a normal exit."""
+        queued machine then starts in the next cycle, as after a normal exit, unless
+        :meth:`cancel_queued` dropped it."""
         if not self.running:
             return []
         if cycle <= self._last_cycle:
@@ -235,6 +236,14 @@ class ReferenceExecutor:
         out: list[Record] = []
         self._end(cycle, out)
         return out
+
+    def cancel_queued(self) -> int | None:
+        """Drop the queued machine (it never starts); its trial number, or None."""
+        if self._pending is None:
+            return None
+        trial = self._pending[0]
+        self._pending = self._pending_at = None
+        return trial
 
     def _begin(self, cycle: int, out: list[Record]) -> None:
         assert self._pending is not None

@@ -139,9 +139,16 @@ class Inbox:
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[OperatorCommand] = queue.SimpleQueue()
+        self._closed = False
 
     def put(self, command: OperatorCommand) -> None:
+        if self._closed:
+            raise OperatorError(f"{command.action}: the session has ended")
         self._queue.put(command)
+
+    def close(self) -> None:
+        """The runner takes no more commands: later ones are refused."""
+        self._closed = True
 
     def get(self, timeout: float | None = None) -> OperatorCommand | None:
         """The next command; waits up to ``timeout`` (None: forever; 0: not at all)."""

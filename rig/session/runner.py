@@ -51,6 +51,7 @@ from rig.session.operator import (
     flush_machine,
 )
 from rig.session.planner import PlannedTrial, TrialPlanner
+from rig.session.preflight import preflight
 from rig.task.builder import DECISIONS
 from rig.task.context import StepAdvanced
 from rig.task.outcome import FREE_DROP_STATES, early_lick_count, summarize_trial
@@ -78,6 +79,7 @@ class RunResult:
 
 
 MANUAL = 0  # the trial number of hand drops and flushes in the device events
+VALVE_SIDES = {"valve_left": "left", "valve_right": "right"}
 
 
 class SessionRunner:
@@ -114,6 +116,8 @@ class SessionRunner:
         self._manual_running: OperatorCommand | None = None
         self._status = ""
         self._decided = 0  # trials whose outcome the planner knows (a switch comes after them)
+        self._pending_switch: OperatorCommand | None = None
+        self._hand_valve_open: dict[str, float] = {}
         self.hand_water_ul = 0.0
 
     def request_stop(self) -> None:
@@ -139,6 +143,8 @@ class SessionRunner:
                 self._handle(event)
             self._publish_status()
         self._publish_status()
+        if self.inbox is not None:
+            self.inbox.close()  # later commands are refused, not silently dropped
         return RunResult(
             self._completed,
             stopped_early=self._stop and self._queued < self.max_trials,
@@ -209,9 +215,12 @@ class SessionRunner:
         elif action == "abort":
             self._stop = self._aborting = True
             self._manual.clear()
+            self._pending_switch = None
             self._acted(command)
             if self._busy():
-                self.device.abort()
+                self._abort_device()
+        elif action in ("drop", "flush") and self._aborting:
+            raise OperatorError(f"{action}: the session is being aborted")
         elif action == "drop":
             volume = planner.protocol.reward.volume_ul
             machine = drop_machine(planner.hardware, args["side"], volume)
@@ -221,16 +230,47 @@ class SessionRunner:
             self._manual.append((command, flush_machine(args["side"], args["seconds"]), 0.0))
             self._queue_next()
         elif action == "switch":
-            advanced = planner.tracker.switch(args["reason"], args.get("to_step"))
-            self._acted(command, self._queued + 1)
-            if advanced is not None:
-                self._publish_switch(self._decided, advanced)
+            self._check_step(args.get("to_step"))
+            self._pending_switch = command
+            if not any(not f.decided for f in self._in_flight.values()):
+                self._switch_now()  # else at the next decision: that trial ran in the old step
         elif action == "set":
             protocol, old = edited_protocol(planner.protocol, args["path"], args["value"])
+            problems = preflight(protocol, planner.hardware)
+            if problems:
+                raise OperatorError(f"set {args['path']} = {args['value']!r}: {problems[0]}")
             planner.replace_protocol(protocol)
             self._acted(command, self._queued + 1, {"old": old})
         elif action == "note":
             self._acted(command)
+
+    def _check_step(self, to_step: int | None) -> None:
+        steps = len(self.planner.protocol.curriculum)
+        if to_step is not None and not 0 <= to_step < steps:
+            raise OperatorError(
+                f"switch: curriculum step {to_step} does not exist (0 to {steps - 1})"
+            )
+
+    def _switch_now(self) -> None:
+        """The operator's switch, once every trial on the device has its outcome counted:
+        it applies from the next trial planned."""
+        command, self._pending_switch = self._pending_switch, None
+        if command is None:
+            return
+        args = command.args
+        advanced = self.planner.tracker.switch(args["reason"], args.get("to_step"))
+        self._acted(command, self._queued + 1)
+        if advanced is not None:
+            self._publish_switch(self._decided, advanced)
+
+    def _abort_device(self) -> None:
+        for trial in self.device.abort():  # queued, now dropped: they never start
+            if self._waiting == trial:
+                self._waiting = None
+            if trial == MANUAL:
+                self._manual_running = None
+            elif self._in_flight.pop(trial, None) is not None:
+                self.bus.publish(TrialAborted(trial, None))
 
     # -- queueing ---------------------------------------------------------------------------
     def _may_queue(self) -> bool:
@@ -248,7 +288,6 @@ class SessionRunner:
             self._manual_running = command
             self._waiting = MANUAL
             self.device.queue(machine, MANUAL)
-            self.hand_water_ul += volume
             detail: dict[str, Any] = {"state_machine": machine.name}
             if volume:
                 detail["volume_ul"] = volume
@@ -256,8 +295,8 @@ class SessionRunner:
             return
         if not self._may_queue() or any(not f.decided for f in self._in_flight.values()):
             return
+        plan = self.planner.next_trial(self._queued + 1)
         self._queued += 1
-        plan = self.planner.next_trial(self._queued)
         self._in_flight[self._queued] = _InFlight(plan)
         self._waiting = self._queued
         self.device.queue(plan.machine, self._queued)
@@ -270,10 +309,11 @@ class SessionRunner:
         if event.kind == "trial_start" and event.trial == self._waiting:
             self._waiting = None
             if self._aborting:
-                self.device.abort()
+                self._abort_device()
             else:
                 self._queue_next()
         if event.trial == MANUAL and self._manual_running is not None:
+            self._count_hand_water(event)
             if event.kind == "trial_end":
                 self._manual_running = None
                 self._queue_next()
@@ -297,7 +337,21 @@ class SessionRunner:
         )
         if advanced is not None:
             self._publish_switch(spec.trial, advanced)
+        if self._pending_switch is not None and all(f.decided for f in self._in_flight.values()):
+            self._switch_now()
         self._queue_next()
+
+    def _count_hand_water(self, event: DeviceEvent) -> None:
+        """Water by hand, from the valve's own open and close on the device."""
+        if event.kind != "output" or event.name not in VALVE_SIDES:
+            return
+        if self._manual_running is None or self._manual_running.action != "drop":
+            return
+        if event.value:
+            self._hand_valve_open[event.name] = event.t
+        elif event.name in self._hand_valve_open:
+            open_s = round(event.t - self._hand_valve_open.pop(event.name), 4)
+            self.hand_water_ul += self.volume_ul(VALVE_SIDES[event.name], open_s)
 
     def _publish_switch(self, trial: int, advanced: StepAdvanced) -> None:
         self.bus.publish(

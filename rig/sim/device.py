@@ -63,9 +63,12 @@ class VirtualDevice:
                 self.cycle = max(self.cycle, int(self._wall_s() * CYCLES_PER_S))
             self.executor.start(self.cycle + 1)
 
-    def abort(self) -> None:
-        """End the running trial at the next cycle (the Bpod's ``'X'``)."""
-        self._abort = True
+    def abort(self) -> list[int]:
+        """End the running trial at the next cycle and drop the queued one (as the Bpod's
+        ``'X'`` does)."""
+        self._abort = self.executor.running
+        dropped = self.executor.cancel_queued()
+        return [] if dropped is None else [dropped]
 
     def _wall_s(self) -> float:
         return (time.monotonic() - self._wall_start) * self.speed

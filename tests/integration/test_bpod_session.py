@@ -174,12 +174,14 @@ def test_garbage_in_the_live_stream_is_reported_and_nothing_is_lost(
     assert device.disagreements == []
 
 
+@pytest.mark.parametrize("abort_at", ["SamplePeriod", "decision"])
 def test_operator_abort_and_hand_drop_on_the_emulated_bpod(
-    short_protocol: Protocol, hardware: HardwareConfig
+    abort_at: str, short_protocol: Protocol, hardware: HardwareConfig
 ) -> None:
     """A hand drop runs as trial 0 between trials; abort ends the running trial with 'X'."""
     from rig.bus import TrialAborted
     from rig.session.operator import Inbox, check_command
+    from rig.task.builder import DECISIONS
 
     with serve("r2-fw23", short_protocol, hardware) as server:
         client = BpodClient(SerialTransport(server.ports[1]))
@@ -195,7 +197,8 @@ def test_operator_abort_and_hand_drop_on_the_emulated_bpod(
             for e in batch.events:
                 if (e.trial, e.kind) == (1, "trial_start"):
                     inbox.put(check_command("drop", {"side": "left"}))
-                if (e.trial, e.kind, e.name) == (3, "state", "SamplePeriod"):
+                at = e.name in DECISIONS if abort_at == "decision" else e.name == abort_at
+                if (e.trial, e.kind) == (3, "state") and at:
                     inbox.put(check_command("abort", {}))
 
         bus.subscribe(DeviceEvents, steer)
@@ -204,9 +207,14 @@ def test_operator_abort_and_hand_drop_on_the_emulated_bpod(
                                volume_ul=hardware.delivered_ul, inbox=inbox)  # fmt: skip
         result = runner.run()
         client.disconnect()
-    assert result.aborted and result.trials_completed == 2
+    assert result.aborted and device.disagreements == []
+    if abort_at == "decision":  # trial 3 is recorded; trial 4, queued, never starts
+        assert result.trials_completed == 3
+        assert [(a.trial, a.t) for a in aborted] == [(4, None)]
+        assert not [e for e in events if e.trial > 3]
+        return
+    assert result.trials_completed == 2
     assert [a.trial for a in aborted] == [3]
-    assert device.disagreements == []
     drop = [(e.name, e.value, e.t) for e in events if e.trial == 0 and e.kind == "output"]
     assert [(n, v) for n, v, _ in drop] == [("valve_left", 1), ("valve_left", 0)]
     assert drop[1][2] - drop[0][2] == pytest.approx(

@@ -70,7 +70,6 @@ def _until_ended(stream: EventStream, deadline: float) -> list[Message]:
         assert time.monotonic() < deadline, "the session did not end in time"
         stream.wakeup.wait(0.5)
         messages += stream.take()
-    stream.close()
     return messages
 
 
@@ -82,8 +81,10 @@ def test_a_late_client_gets_the_whole_session_in_order(client: ControllerClient)
         client.request("start", subject="m1", protocol="tactile_T1.yaml", trials=8)
     deadline = time.monotonic() + 60
     live = _until_ended(early, deadline)
+    early.close()
     stream = EventStream(client)  # attaches after the session ended
     messages = _until_ended(stream, deadline)
+    stream.close()
     assert [m.seq for m in live] == [m.seq for m in messages]
     hello = client.request("hello")
     seqs = [m.seq for m in messages]
@@ -102,3 +103,41 @@ def test_calibration_through_the_controller(client: ControllerClient) -> None:
                            weight_mg=20 * 3.7 * 1.2)  # fmt: skip
     assert reply["drift_percent"] == pytest.approx(20.0)
     assert any("valve_right's spot check" in w for w in client.request("hello")["warnings"])
+
+
+def test_bad_requests_never_take_the_controller_down(client: ControllerClient) -> None:
+    import zmq
+
+    raw = zmq.Context.instance().socket(zmq.REQ)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(client.endpoint)
+    raw.send(b"{not json")
+    assert raw.poll(10_000)
+    assert "not JSON" in raw.recv_json()["error"]  # type: ignore[index]
+    raw.close()
+    with pytest.raises(ControllerError, match="suggest: 'subject' is required"):
+        client.request("suggest")
+    with pytest.raises(ControllerError, match="trials: None is not a whole number"):
+        client.request("start", subject="m1", protocol="tactile_T1.yaml", trials=None)
+    assert client.request("hello")["rig"] == "sim"  # still serving
+
+
+def test_a_session_that_fails_to_start_is_not_mistaken_for_the_last(
+    client: ControllerClient,
+) -> None:
+    stream = EventStream(client)
+    client.request("create_subject", subject="m2")
+    client.request("start", subject="m2", protocol="tactile_T1.yaml", trials=3, weight_g=20)
+    deadline = time.monotonic() + 60
+    first = _until_ended(stream, deadline)
+    assert first[-1].event.status == "completed"
+    # starting elsewhere than suggested without a reason: refused in the session thread
+    client.request("start", subject="m2", protocol="tactile_T1.yaml", trials=3, start_step=0)
+    failed = _until_ended(stream, deadline)
+    stream.close()
+    assert [m.type for m in failed] == ["SessionEnded"]
+    assert failed[0].event.status == "crashed" and "reason" in failed[0].event.summary["error"]
+    with pytest.raises(ControllerError, match="no finished session"):
+        client.request("annotate", weight_g=21.0)  # not written into the previous session
+    with pytest.raises(ControllerError, match=r"the session has ended|no session is running"):
+        client.request("command", action="note", args={"text": "late"})

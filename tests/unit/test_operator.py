@@ -131,7 +131,9 @@ def test_pause_holds_the_next_trial_and_a_drop_runs_while_paused(root: Path) -> 
     assert [(e.name, e.value) for e in drop] == [("valve_right", 1), ("valve_right", 0)]
     opened = drop[1].t - drop[0].t
     assert opened == pytest.approx(hardware.valve("right").open_time_s(2.5), abs=1e-4)
-    assert result.hand_water_ul == 2.5
+    # what the valve gave in the time the device held it open (a whole number of cycles)
+    assert result.hand_water_ul == round(hardware.delivered_ul("right", round(opened, 4)), 3)
+    assert abs(result.hand_water_ul - 2.5) < 0.01
 
 
 def test_abort_ends_the_running_trial_now(root: Path) -> None:
@@ -173,13 +175,48 @@ def test_switch_and_edits_apply_from_the_next_planned_trial(root: Path) -> None:
     bus.subscribe(TrialCompleted, lambda e: records.append(e.record))
     runner.run()
     acted = [x for x in log if isinstance(x, OperatorActed)]
-    assert [a.action for a in acted] == ["set", "switch", "set", "note"]
-    edit, switch, refused, note = acted
+    # the switch waits for the outcome of the trial already on the device (it ran in T1)
+    assert [a.action for a in acted] == ["set", "set", "note", "switch"]
+    edit, refused, note, switch = acted
     assert edit.detail == {"old": 1.3} and "refused" in refused.detail
     assert note.args == {"text": "whiskers trimmed"}
-    first = edit.applies_from
-    assert first == switch.applies_from and first is not None
+    first, first_new_step = edit.applies_from, switch.applies_from
+    assert first is not None and first_new_step is not None and first_new_step >= first
     assert [r["delay_s"] for r in records] == [1.3] * (first - 1) + [0.5] * (9 - first)
-    assert [r["context_label"] for r in records] == ["T1"] * (first - 1) + ["T2"] * (9 - first)
+    labels = [r["context_label"] for r in records]
+    assert labels == ["T1"] * (first_new_step - 1) + ["T2"] * (9 - first_new_step)
     (switched,) = [x for x in log if isinstance(x, ContextSwitched)]
     assert switched.reason == "operator's call" and switched.to_label == "T2"
+    assert switched.trial == first_new_step - 1  # the last trial counted in the old step
+    assert switched.trials_in_step == first_new_step - 1
+
+
+def test_a_live_edit_the_valve_cannot_deliver_is_refused(root: Path) -> None:
+    runner, _, inbox, log, _ = _runner(root, trials=3)
+    inbox.put(check_command("set", {"path": "reward.volume_ul", "value": 20.0}))
+    result = runner.run()
+    assert result.trials_completed == 3
+    (acted,) = [x for x in log if isinstance(x, OperatorActed)]
+    assert "max_open_s" in acted.detail["refused"] or "open time" in acted.detail["refused"]
+    with pytest.raises(OperatorError, match="the session has ended"):
+        inbox.put(check_command("note", {"text": "late"}))
+
+
+def test_abort_after_the_outcome_drops_the_queued_trial(root: Path) -> None:
+    from rig.task.builder import DECISIONS
+
+    runner, bus, inbox, log, _ = _runner(root, trials=10)
+
+    def on_events(batch: DeviceEvents) -> None:
+        if any(e.trial == 3 and e.kind == "state" and e.name in DECISIONS for e in batch.events):
+            inbox.put(check_command("abort", {}))
+            inbox.put(check_command("drop", {"side": "left"}))  # refused: no water after abort
+
+    bus.subscribe(DeviceEvents, on_events)
+    result = runner.run()
+    assert result.aborted and result.trials_completed == 3  # trial 3 was decided: recorded
+    assert [(a.trial, a.t) for a in log if isinstance(a, TrialAborted)] == [(4, None)]
+    assert not [e for e in _events(log) if e.trial >= 4 or e.trial == MANUAL]
+    refused = [a for a in log if isinstance(a, OperatorActed) and a.action == "drop"]
+    assert "being aborted" in refused[0].detail["refused"]
+    assert result.hand_water_ul == 0

@@ -78,11 +78,16 @@ class BpodDevice:
         self.client.send_machine(compiled.message)
         self._sent.append((trial, machine))
 
-    def abort(self) -> None:
-        """End the running trial now (``'X'``); its end is reported like any other."""
-        if self.shadow.running:
-            self._abort = True
-            self.client.write(FORCE_EXIT)
+    def abort(self) -> list[int]:
+        """End the running trial now (``'X'``; its end is reported like any other). The
+        firmware then drops the machine queued with RunASAP: it never starts."""
+        if not self.shadow.running:
+            return []  # a trial sent but not started yet is aborted when it starts
+        self._abort = True
+        self.client.write(FORCE_EXIT)
+        dropped = [trial for trial, _ in self._sent]
+        self._sent.clear()
+        return dropped
 
     def poll(self) -> list[DeviceEvent]:
         while True:
