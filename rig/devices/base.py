@@ -13,6 +13,11 @@ from rig.bus import DeviceEvent
 from rig.fsm.model import StateMachine
 
 
+class PollInterrupted(Exception):
+    """:meth:`Device.poll` returned early, with nothing to report, because
+    :meth:`Device.interrupt` was called (the operator has a command)."""
+
+
 class Device(Protocol):
     @property
     def idle(self) -> bool:
@@ -26,6 +31,10 @@ class Device(Protocol):
     def abort(self) -> list[int]:
         """End the running trial now (its end comes through :meth:`poll`) and drop the
         queued one, if any; returns the numbers of the dropped trials (they never start)."""
+        ...
+
+    def interrupt(self) -> None:
+        """Make a waiting :meth:`poll` raise :class:`PollInterrupted` soon; any thread."""
         ...
 
     def poll(self) -> list[DeviceEvent]:

@@ -24,6 +24,7 @@ Every command applied is published as :class:`rig.bus.OperatorActed` and recorde
 from __future__ import annotations
 
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,11 +141,14 @@ class Inbox:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[OperatorCommand] = queue.SimpleQueue()
         self._closed = False
+        self.on_put: Callable[[], None] | None = None  # the runner's: wake the device's poll
 
     def put(self, command: OperatorCommand) -> None:
         if self._closed:
             raise OperatorError(f"{command.action}: the session has ended")
         self._queue.put(command)
+        if self.on_put is not None:
+            self.on_put()
 
     def close(self) -> None:
         """The runner takes no more commands: later ones are refused."""

@@ -40,7 +40,7 @@ from rig.bus import (
     TrialCompleted,
     TrialQueued,
 )
-from rig.devices.base import Device
+from rig.devices.base import Device, PollInterrupted
 from rig.fsm.model import StateMachine
 from rig.session.operator import (
     Inbox,
@@ -107,6 +107,8 @@ class SessionRunner:
         self._in_flight: dict[int, _InFlight] = {}
         self._last_end: float | None = None
         self.inbox = inbox
+        if inbox is not None:
+            inbox.on_put = device.interrupt
         self.clock = clock
         self._t0 = clock()
         self._paused = False
@@ -133,7 +135,10 @@ class SessionRunner:
                     break
                 self._take_commands(wait=True)  # paused: nothing runs until the operator acts
                 continue
-            events = self.device.poll()
+            try:
+                events = self.device.poll()
+            except PollInterrupted:
+                continue  # a command came in: take it now, not at the next device event
             if not events:
                 raise SessionError(
                     f"the device went quiet with trial(s) {sorted(self._in_flight)} unfinished"

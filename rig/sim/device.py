@@ -15,10 +15,12 @@ takes as long on the device as on the wall.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 
 from rig.bus import DeviceEvent
+from rig.devices.base import PollInterrupted
 from rig.fsm.executor import CYCLES_PER_S, Record, ReferenceExecutor
 from rig.fsm.model import StateMachine
 from rig.sim.mouse import VALVES, Mouse
@@ -45,6 +47,7 @@ class VirtualDevice:
         self._valve_open: dict[str, int] = {}
         self._wall_start = time.monotonic()
         self._abort = False
+        self._wake = threading.Event()
 
     @property
     def idle(self) -> bool:
@@ -60,7 +63,7 @@ class VirtualDevice:
         self.executor.load(machine, trial)
         if not running:
             if self.realtime:  # the idle device's clock went on with the wall's
-                self.cycle = max(self.cycle, int(self._wall_s() * CYCLES_PER_S))
+                self.cycle = max(self.cycle, int(self.wall_s() * CYCLES_PER_S))
             self.executor.start(self.cycle + 1)
 
     def abort(self) -> list[int]:
@@ -70,16 +73,21 @@ class VirtualDevice:
         dropped = self.executor.cancel_queued()
         return [] if dropped is None else [dropped]
 
-    def _wall_s(self) -> float:
+    def wall_s(self) -> float:
         return (time.monotonic() - self._wall_start) * self.speed
 
     def poll(self) -> list[DeviceEvent]:
         """Run to the next cycle with something to report; [] when nothing ever will."""
         if self._abort:
             self._abort = False
-            records = self.executor.force_exit(self.cycle + 1)
+            end = self.cycle + 1
+            if self.realtime:  # now, on the wall clock (never past the next deadline)
+                due = self.executor.next_deadline()
+                now = int(self.wall_s() * CYCLES_PER_S)
+                end = max(end, now if due is None else min(now, due))
+            records = self.executor.force_exit(end)
             if records:
-                self.cycle += 1
+                self.cycle = end
                 return self._deliver(records)
         while True:
             deadline = self.executor.next_deadline()
@@ -94,6 +102,8 @@ class VirtualDevice:
             else:
                 cycle = mouse_cycle
             assert cycle is not None
+            if self.realtime:
+                self._wait_for(cycle)  # before anything happens at that cycle
             edges: list[tuple[str, int]] = []
             if cycle == mouse_cycle:
                 levels = dict(self.mouse.act(cycle / CYCLES_PER_S))  # last change wins
@@ -106,12 +116,20 @@ class VirtualDevice:
             if records:
                 return self._deliver(records)
 
+    def interrupt(self) -> None:
+        """Make a waiting :meth:`poll` raise :class:`PollInterrupted` now (any thread)."""
+        self._wake.set()
+
+    def _wait_for(self, cycle: int) -> None:
+        """Pace the simulation: wait until the wall clock reaches ``cycle`` (never a real
+        trial's pacing). An interrupt ends the wait with nothing changed on the device."""
+        lag = cycle / CYCLES_PER_S - self.wall_s()
+        if lag > 0 and self._wake.wait(lag / self.speed):
+            self._wake.clear()
+            raise PollInterrupted
+
     def _deliver(self, records: list[Record]) -> list[DeviceEvent]:
-        if self.realtime:
-            lag = records[0].cycle / CYCLES_PER_S - self._wall_s()
-            if lag > 0:
-                time.sleep(lag / self.speed)  # pacing the simulation, never a real trial
-        host_t = round(self._wall_s(), 6) if self.realtime else None
+        host_t = round(self.wall_s(), 6) if self.realtime else None
         events = []
         for r in records:
             t = r.cycle / CYCLES_PER_S

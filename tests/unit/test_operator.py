@@ -220,3 +220,40 @@ def test_abort_after_the_outcome_drops_the_queued_trial(root: Path) -> None:
     refused = [a for a in log if isinstance(a, OperatorActed) and a.action == "drop"]
     assert "being aborted" in refused[0].detail["refused"]
     assert result.hand_water_ul == 0
+
+
+@pytest.mark.realtime
+def test_abort_in_real_time_acts_at_once_not_at_the_next_device_event(root: Path) -> None:
+    """The simulated rig paced to the wall clock: an abort during the 1.57 s pre-sample
+    period ends the trial within a few ms (the runner's poll is interrupted), before the
+    pole would drop."""
+    import threading
+
+    protocol = load_model(root / "protocols/tactile_T1.yaml", Protocol)
+    hardware = load_model(root / "hardware_configs/sim.yaml", HardwareConfig)
+    rng = random.Random(3)
+    device = simulated_device(
+        hardware, new_brain(protocol, hardware, random.Random(1)), rng, realtime=True
+    )
+    bus, inbox, log = Bus(), Inbox(), []
+    bus.subscribe(DeviceEvents, log.append)
+    pre_sample = threading.Event()
+    bus.subscribe(
+        DeviceEvents,
+        lambda b: pre_sample.set() if any(e.name == "PreSamplePeriod" for e in b.events) else None,
+    )
+    runner = SessionRunner(device, TrialPlanner(protocol, hardware, rng), bus, max_trials=5,
+                           volume_ul=hardware.delivered_ul, inbox=inbox)  # fmt: skip
+    sent: list[float] = []
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    assert pre_sample.wait(30)
+    threading.Event().wait(0.3)  # real time: well inside the 1.57 s pre-sample period
+    sent.append(device.wall_s())
+    inbox.put(check_command("abort", {}))
+    thread.join(30)
+    events = [e for b in log for e in b.events]
+    end = next(e for e in events if e.kind == "trial_end")
+    assert end.trial == 1 and end.host_t is not None
+    assert end.host_t - sent[0] < 0.1  # generous: typically under 5 ms
+    assert "SamplePeriod" not in [e.name for e in events if e.kind == "state"]

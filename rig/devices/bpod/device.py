@@ -15,11 +15,13 @@ report something (a Tup, a pulse end) is lost: :class:`~rig.devices.bpod.client.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
 from rig.bus import DeviceEvent
+from rig.devices.base import PollInterrupted
 from rig.devices.bpod.client import BpodClient, DeviceLost
 from rig.devices.bpod.commands import FORCE_EXIT
 from rig.devices.bpod.compiler import compile_machine
@@ -52,6 +54,7 @@ class BpodDevice:
         self._host_at_start = clock()
         self._host_zero = clock()
         self._abort = False
+        self._wake = threading.Event()
 
     def _input_codes(self) -> dict[int, tuple[str, int]]:
         """Bpod event code -> (rig input channel, level)."""
@@ -89,6 +92,11 @@ class BpodDevice:
         self._sent.clear()
         return dropped
 
+    def interrupt(self) -> None:
+        """Make a waiting :meth:`poll` raise :class:`PollInterrupted` within one read
+        (50 ms); any thread."""
+        self._wake.set()
+
     def poll(self) -> list[DeviceEvent]:
         while True:
             records: list[Record] = []
@@ -107,6 +115,9 @@ class BpodDevice:
                 if self.idle:
                     return []
                 self._check_alive()
+                if self._wake.is_set():
+                    self._wake.clear()
+                    raise PollInterrupted
 
     # -- device messages -> the shadow's records ------------------------------------------------
     def _handle(self, message: object) -> list[Record]:
