@@ -12,6 +12,7 @@ from typing import Any
 
 from PyQt6 import QtCore, QtWidgets
 
+from gui.widgets import weight_box
 from rig.control.client import ControllerClient, ControllerError
 
 
@@ -74,11 +75,7 @@ class Launcher(QtWidgets.QWidget):
         self.operator = QtWidgets.QLineEdit()
         self.operator.setObjectName("launcher_operator")
         form.addRow("Operator", self.operator)
-        self.weight = QtWidgets.QDoubleSpinBox()
-        self.weight.setObjectName("launcher_weight")
-        self.weight.setRange(0.0, 100.0)
-        self.weight.setDecimals(1)
-        self.weight.setSuffix(" g")
+        self.weight = weight_box("launcher_weight")
         form.addRow("Weight", self.weight)
         self.trials = QtWidgets.QSpinBox()
         self.trials.setObjectName("launcher_trials")

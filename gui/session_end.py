@@ -6,6 +6,7 @@ from typing import Any
 
 from PyQt6 import QtWidgets
 
+from gui.widgets import weight_box
 from rig.bus import SessionEnded
 from rig.control.client import ControllerClient, ControllerError
 
@@ -45,11 +46,7 @@ class SessionEndDialog(QtWidgets.QDialog):
         self.summary = QtWidgets.QLabel(summary_text(ended))
         self.summary.setObjectName("end_summary")
         form.addRow(self.summary)
-        self.weight = QtWidgets.QDoubleSpinBox()
-        self.weight.setObjectName("end_weight")
-        self.weight.setRange(0.0, 100.0)
-        self.weight.setDecimals(1)
-        self.weight.setSuffix(" g")
+        self.weight = weight_box("end_weight")
         form.addRow("Weight after", self.weight)
         self.notes = QtWidgets.QPlainTextEdit()
         self.notes.setObjectName("end_notes")

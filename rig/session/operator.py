@@ -104,35 +104,23 @@ def edited_protocol(protocol: Protocol, path: str, value: Any) -> tuple[Protocol
         raise OperatorError(f"set {path} = {value!r}: {first['msg']}") from None
 
 
+def _valves_open(name: str, state: str, seconds: float, sides: tuple[str, ...]) -> StateMachine:
+    """One state: the valve(s) of ``sides`` open for ``seconds`` (timed on the device)."""
+    outputs = tuple(Output(channel=VALVE_FOR_SIDE[s]) for s in sides)
+    return StateMachine(
+        name=name,
+        states=(State(name=state, timer_s=seconds, transitions={"Tup": "exit"}, outputs=outputs),),
+    )
+
+
 def drop_machine(hardware: HardwareConfig, side: str, volume_ul: float) -> StateMachine:
     open_s = round(hardware.valve(side).open_time_s(volume_ul), 4)
-    valve = VALVE_FOR_SIDE[side]
-    return StateMachine(
-        name=f"hand_drop_{side}",
-        states=(
-            State(
-                name="HandDrop",
-                timer_s=open_s,
-                transitions={"Tup": "exit"},
-                outputs=(Output(channel=valve),),
-            ),
-        ),
-    )
+    return _valves_open(f"hand_drop_{side}", "HandDrop", open_s, (side,))
 
 
 def flush_machine(side: str, seconds: float) -> StateMachine:
     sides = ("left", "right") if side == "both" else (side,)
-    return StateMachine(
-        name=f"flush_{side}",
-        states=(
-            State(
-                name="ValveFlush",
-                timer_s=seconds,
-                transitions={"Tup": "exit"},
-                outputs=tuple(Output(channel=VALVE_FOR_SIDE[s]) for s in sides),
-            ),
-        ),
-    )
+    return _valves_open(f"flush_{side}", "ValveFlush", seconds, sides)
 
 
 class Inbox:
