@@ -9,11 +9,12 @@ already running, on this PC or another.
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import tempfile
 
-from PyQt6 import QtWidgets
+from PyQt6 import QtCore, QtWidgets
 
 from rig.control.client import ControllerClient, ControllerError
 
@@ -61,6 +62,17 @@ def main(args: argparse.Namespace) -> int:
     window = MainWindow(client, on_close=on_close)
     window.start()
     window.show()
+
+    def terminate(*_: object) -> None:  # Ctrl-C, SIGTERM: no dialog; a session goes on
+        window.ask_on_close = lambda: "leave"  # type: ignore[method-assign]
+        window.close()
+
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, terminate)
+    ticker = QtCore.QTimer()  # lets Python run its signal handlers while Qt waits
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
+    print(f"rig gui: ready ({endpoint})", flush=True)
     code = app.exec()
     client.close()
     return int(code)
