@@ -6,13 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from bench import bpod, bpod_rapid, bpod_realtime, gui, sim_speed
+from bench import bpod, bpod_rapid, bpod_realtime, gui, scope, sim_speed
 
 BENCHMARKS = {
     "sim_speed": sim_speed.run,
     "bpod": bpod.run,
     "bpod_rapid": bpod_rapid.run,
     "gui": gui.run,
+    "scope": scope.run,
 }
 LONG = {"bpod_realtime": bpod_realtime.run}  # run by name only: about 13 minutes
 

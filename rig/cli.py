@@ -12,6 +12,9 @@ rig emulate bpod [--profile r2-fw23] [--rig R --seed S]
                                 with --rig, a simulated mouse licks its ports
 rig serve --rig R [--endpoint tcp://*:5555] [--data-dir D] [--speed X]
                                 the rig's controller: sessions started and steered by GUIs
+rig align SESSION_DIR TIFF_DIR  which imaging frame each trial epoch began in, per plane
+                                (writes trial_frames.csv into the session)
+rig scope-info TIFF...          what ScanImage files hold: version, rate, planes, frames
 rig gui [--rig R] [--attach ENDPOINT]
                                 the daily-training GUI; starts the rig's controller, or
                                 attaches to a running one (also on another PC)
@@ -194,6 +197,55 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_align(args: argparse.Namespace) -> int:
+    from rig.scope.align import AlignmentError, align
+
+    try:
+        result = align(Path(args.session), Path(args.tiffs))
+    except AlignmentError as exc:
+        print(f"rig align: {exc}", file=sys.stderr)
+        return 1
+    fit = result.fit
+    drift_ppm = (fit.b - 1) * 1e6
+    dropped = sum(r["status"] == "dropped" for r in result.rows)
+    print(f"clocks   scope = {fit.a:.6f} s + device x (1 {drift_ppm:+.2f} ppm)")
+    print(
+        f"residual max {fit.residual_max_s * 1000:.4f} ms, rms "
+        f"{fit.residual_rms_s * 1000:.4f} ms over {fit.pairs} trial-start triggers"
+    )
+    print(f"rows     {len(result.rows)} (trial x epoch x plane); {dropped} on dropped frames")
+    if result.frame_clock_pulses is not None:
+        print(
+            f"frames   {result.frame_clock_pulses} frame-clock pulses; dropped from the files: "
+            f"{result.dropped[:20]}; in the files with no pulse: {result.unpulsed[:20]}"
+        )
+    print(f"written  {Path(args.session) / 'trial_frames.csv'}")
+    return 0
+
+
+def cmd_scope_info(args: argparse.Namespace) -> int:
+    from rig.scope.tiff import ScopeFileError, read_scope_file
+
+    code = 0
+    for name in args.files:
+        try:
+            f = read_scope_file(Path(name))
+        except ScopeFileError as exc:
+            print(f"rig scope-info: {exc}", file=sys.stderr)
+            code = 1
+            continue
+        stamps = [h.get("frameTimestamps_sec") for h in f.frames]
+        triggers = sum(len(h.get("auxTrigger0") or []) for h in f.frames)
+        numbers = {h.get("frameNumbers") for h in f.frames}
+        print(
+            f"{name}: ScanImage {f.version}, {f.frame_rate_hz} Hz, {f.planes} plane(s), "
+            f"channels {f.channels}, {len(numbers)} frames ({len(f.frames)} pages), "
+            f"first {stamps[0] if stamps else '-'} s, last {stamps[-1] if stamps else '-'} s, "
+            f"{triggers} aux triggers"
+        )
+    return code
+
+
 def _add_controller_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rig", default="hardware_configs/sim.yaml", help="hardware config")
     p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
@@ -258,6 +310,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_controller_options(p)
     p.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="tcp://*:5555 for all")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("align", help="align a session's trials to its imaging frames")
+    p.add_argument("session", help="the session folder")
+    p.add_argument("tiffs", help="the folder of the acquisition's ScanImage TIFFs")
+    p.set_defaults(func=cmd_align)
+
+    p = sub.add_parser("scope-info", help="what ScanImage TIFF files hold")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_scope_info)
 
     p = sub.add_parser("gui", help="the daily-training GUI")
     _add_controller_options(p)
