@@ -116,6 +116,22 @@ class SimulatedMouse(Strict):
     shaped_strength: Annotated[float, Field(ge=0, le=1)] = 0.12
 
 
+class Scope(Strict):
+    """The two-photon microscope. ``fake``: the fake ScanImage (``rig.sim.scope``) images
+    the session and writes its TIFFs into the session's ``scope/`` folder."""
+
+    kind: Literal["none", "fake"] = "none"
+    frame_rate_hz: Annotated[float, Field(gt=0, le=1000)] = 30.0
+    planes: Annotated[int, Field(ge=1, le=100)] = 5
+    channels: list[Annotated[int, Field(ge=1, le=4)]] = Field(default=[1], min_length=1)
+    offset_s: float = 0.0  # fake only: the scope's clock at device time 0
+    drift_ppm: Annotated[float, Field(ge=-200, le=200)] = 0.0
+    jitter_s: Annotated[float, Field(ge=0, le=0.01)] = 0.0
+    drop_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    frames_per_file: Annotated[int, Field(ge=1)] = 1000
+    version: Literal["2016+", "5", "3"] = "2016+"
+
+
 class HardwareConfig(CrossChecked):
     name: str
     description: str = ""
@@ -125,6 +141,8 @@ class HardwareConfig(CrossChecked):
     data_dir: Path = Path("~/rig-data")
     calibration_max_age_days: Annotated[int, Field(ge=1)] = 30
     simulated_mouse: SimulatedMouse = SimulatedMouse()
+    scope: Scope = Scope()
+    require_scope: bool = False  # refuse to start a session without the microscope
 
     @classmethod
     def raw_problems(cls, data: dict[str, Any]) -> list[tuple[str, str]]:

@@ -16,6 +16,12 @@ from rig.task.spec import SIDES, TrialSpec
 def require_ready(protocol: Protocol, hardware: HardwareConfig) -> None:
     """Raise ``ValueError`` with every pre-flight problem, one per line."""
     problems = preflight(protocol, hardware)
+    if hardware.require_scope and hardware.scope.kind == "none":
+        problems.append(
+            f"rig {hardware.name!r} requires the microscope (require_scope: true) but has "
+            "none (scope.kind: none): configure it, or set require_scope: false to train "
+            "without imaging"
+        )
     if problems:
         raise ValueError("pre-flight check failed:\n  " + "\n  ".join(problems))
 

@@ -31,6 +31,7 @@ from rig.session.preflight import require_ready
 from rig.session.recorder import SessionRecorder, write_json_atomic
 from rig.session.runner import SessionRunner
 from rig.sim.brain import Brain
+from rig.sim.scope import ScopeSettings, acquire
 from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse
 from rig.task.context import Position
 from rig.task.stats import RollingStats
@@ -147,12 +148,17 @@ def run_session(
             volume_ul=hardware.delivered_ul,
             inbox=inbox,
         )
+        starts: list[tuple[float, float]] = []  # (t_start, t_end) of each trial, for the scope
+        bus.subscribe(
+            TrialCompleted, lambda e: starts.append((e.record["t_start"], e.record["t_end"]))
+        )
         status = "crashed"
         try:
             with stop_on_signals(runner.request_stop):
                 result = runner.run()
             status = "aborted" if result.stopped_early or result.aborted else "completed"
         finally:
+            scope_info = _image(hardware, recorder.dir, starts, request.seed)
             summary = {
                 **stats.snapshot(),
                 "end_label": planner.tracker.label,
@@ -164,6 +170,7 @@ def run_session(
                     "end_time": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                     "end_position": planner.tracker.position.to_json(),
                     "summary": summary,
+                    "scope": scope_info,
                     "subscriber_failures": [
                         f"{f.subscriber} on {f.event}: {f.error}" for f in bus.failures
                     ],
@@ -221,4 +228,35 @@ def _live_info(request: SessionRequest, planner: TrialPlanner) -> dict[str, Any]
         "reward_ul": protocol.reward.volume_ul,
         "water_target_ul": protocol.reward.session_target_ul,
         "virtual_time": is_virtual(request.hardware) and not request.realtime,
+    }
+
+
+def _image(
+    hardware: HardwareConfig, session_dir: Path, trials: list[tuple[float, float]], seed: int
+) -> dict[str, Any] | None:
+    """The fake ScanImage's acquisition of the session, written to ``scope/``: from 1 s
+    before the first trial to 1 s after the last, the trial-start TTLs on its aux input."""
+    scope = hardware.scope
+    if scope.kind != "fake" or not trials:
+        return None
+    settings = ScopeSettings(
+        frame_rate_hz=scope.frame_rate_hz,
+        planes=scope.planes,
+        channels=tuple(scope.channels),
+        offset_s=scope.offset_s,
+        drift_ppm=scope.drift_ppm,
+        jitter_s=scope.jitter_s,
+        drop_fraction=scope.drop_fraction,
+        frames_per_file=scope.frames_per_file,
+        version=scope.version,
+        stem=session_dir.name,
+    )
+    start, stop = trials[0][0] - 1.0, trials[-1][1] + 1.0  # the scope is started first
+    acq = acquire(settings, session_dir / "scope", start, stop, [t for t, _ in trials], seed)
+    return {
+        "kind": "fake",
+        "folder": "scope",
+        "files": [p.name for p in acq.files],
+        "frames_acquired": len(acq.saved),
+        "frames_saved": sum(acq.saved),
     }
