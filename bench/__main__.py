@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench import bpod, bpod_rapid, bpod_realtime, gui, scope, sim_speed
+from bench import bpod, bpod_rapid, bpod_realtime, gui, scope, scope_link, sim_speed
 
 BENCHMARKS = {
     "sim_speed": sim_speed.run,
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "bpod_rapid": bpod_rapid.run,
     "gui": gui.run,
     "scope": scope.run,
+    "scope_link": scope_link.run,
 }
 LONG = {"bpod_realtime": bpod_realtime.run}  # run by name only: about 13 minutes
 

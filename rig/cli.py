@@ -15,6 +15,8 @@ rig serve --rig R [--endpoint tcp://*:5555] [--data-dir D] [--speed X]
 rig align SESSION_DIR TIFF_DIR  which imaging frame each trial epoch began in, per plane
                                 (writes trial_frames.csv into the session)
 rig scope-info TIFF...          what ScanImage files hold: version, rate, planes, frames
+rig scope-bridge [--bind tcp://127.0.0.1:5570] [--backend fake|filedrop --dir D] [--log F]
+                                the microscope PC's end of the link (CURVE with --curve-key)
 rig gui [--rig R] [--attach ENDPOINT]
                                 the daily-training GUI; starts the rig's controller, or
                                 attaches to a running one (also on another PC)
@@ -246,6 +248,25 @@ def cmd_scope_info(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_scope_bridge(args: argparse.Namespace) -> int:
+    import signal
+
+    from rig.sync.backends import Backend, FakeBackend, FileDropBackend
+    from rig.sync.bridge import Bridge
+
+    backend: Backend = FakeBackend() if args.backend == "fake" else FileDropBackend(Path(args.dir))
+    secret = None
+    if args.curve_key:  # a file holding the bridge's secret key (Z85, as zmq writes it)
+        secret = Path(args.curve_key).read_text().strip().encode()
+    bridge = Bridge(args.bind, backend, Path(args.log), curve_secret_key=secret)
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, lambda *_: bridge.stop())
+    print(f"rig scope-bridge: {args.backend} backend at {args.bind}, log {args.log}", flush=True)
+    bridge.serve()
+    print(f"rig scope-bridge: {bridge.received} messages, {bridge.refused} refused")
+    return 0
+
+
 def _add_controller_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rig", default="hardware_configs/sim.yaml", help="hardware config")
     p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
@@ -319,6 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scope-info", help="what ScanImage TIFF files hold")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_scope_info)
+
+    p = sub.add_parser("scope-bridge", help="the microscope PC's end of the link")
+    p.add_argument("--bind", default="tcp://127.0.0.1:5570", help="tcp://*:5570 for the rig")
+    p.add_argument("--backend", choices=["fake", "filedrop"], default="fake")
+    p.add_argument("--dir", default="scope-requests", help="filedrop: the folder ScanImage polls")
+    p.add_argument("--log", default="scope-bridge.jsonl", help="append-only message log")
+    p.add_argument("--curve-key", default=None, help="file with the bridge's CURVE secret key")
+    p.set_defaults(func=cmd_scope_bridge)
 
     p = sub.add_parser("gui", help="the daily-training GUI")
     _add_controller_options(p)
