@@ -17,9 +17,9 @@ from rig.bus import (
     DeviceEvents,
     OperatorActed,
     RunnerStatus,
+    ScopeAlarm,
     SessionEnded,
     SessionStarted,
-    TrialAborted,
     TrialCompleted,
     TrialQueued,
 )
@@ -145,7 +145,13 @@ class LiveSession:
             self.hand_water_ul += float(event.detail.get("volume_ul", 0.0))
         elif isinstance(event, RunnerStatus):
             self.status = event.status
-        elif isinstance(event, TrialAborted):
+        elif isinstance(event, ScopeAlarm):
+            where = self.info.get("microscope", "microscope")
+            self.info["microscope"] = (
+                f"{where.split(':')[0]}: connected again at {event.host_t:.1f} s"
+                if event.connected
+                else f"{where.split(':')[0]}: LOST at {event.host_t:.1f} s"
+            )
             self.aborted.append(event.trial)
         elif isinstance(event, SessionEnded):
             self.ended = event

@@ -106,6 +106,15 @@ class TrialAborted:
 
 
 @dataclass(frozen=True, slots=True)
+class ScopeAlarm:
+    """The microscope's bridge went silent (``connected`` False) or came back."""
+
+    connected: bool
+    host_t: float  # when the link noticed, seconds from the session's start
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class SessionEnded:
     status: str
     summary: dict[str, Any]

@@ -30,6 +30,7 @@ EVENT_TYPES: dict[str, type] = {
         bus.OperatorActed,
         bus.RunnerStatus,
         bus.TrialAborted,
+        bus.ScopeAlarm,
         bus.SessionEnded,
         bus.SubscriberFailed,
     )

@@ -118,9 +118,12 @@ class SimulatedMouse(Strict):
 
 class Scope(Strict):
     """The two-photon microscope. ``fake``: the fake ScanImage (``rig.sim.scope``) images
-    the session and writes its TIFFs into the session's ``scope/`` folder."""
+    the session and writes its TIFFs into the session's ``scope/`` folder. ``bridge``: the
+    rig talks to ``rig scope-bridge`` on the ScanImage PC (``rig.sync``)."""
 
-    kind: Literal["none", "fake"] = "none"
+    kind: Literal["none", "fake", "bridge"] = "none"
+    endpoint: str = "tcp://127.0.0.1:5570"  # bridge: where `rig scope-bridge` listens
+    curve_server_key: str | None = None  # bridge: its CURVE public key (Z85); None: no CURVE
     frame_rate_hz: Annotated[float, Field(gt=0, le=1000)] = 30.0
     planes: Annotated[int, Field(ge=1, le=100)] = 5
     channels: list[Annotated[int, Field(ge=1, le=4)]] = Field(default=[1], min_length=1)

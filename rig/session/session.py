@@ -25,6 +25,7 @@ from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
 from rig.session.devices import is_virtual, open_device
 from rig.session.history import check_subject_id, last_position
+from rig.session.imaging import ScopeSession
 from rig.session.operator import Inbox
 from rig.session.planner import TrialPlanner
 from rig.session.preflight import require_ready
@@ -121,14 +122,22 @@ def run_session(
         stats = RollingStats()
         bus.subscribe(TrialCompleted, lambda e: stats.add(e.record))
         started = dt.datetime.now().astimezone()
+        session_dir = new_session_dir(subject_dir, started)
+        scope = None
+        if hardware.scope.kind == "bridge":  # refuses here, before any file, if required
+            scope = ScopeSession(
+                hardware.scope, session_dir.name, request.subject, required=hardware.require_scope
+            )
         recorder = SessionRecorder(
-            new_session_dir(subject_dir, started),
+            session_dir,
             _metadata(request, planner, brain, started, virtual),
             fsync_each_trial=not virtual
             if request.fsync_each_trial is None
             else request.fsync_each_trial,
         )
         recorder.attach(bus)
+        if scope is not None:
+            scope.attach(bus)
         for observe in observers:
             observe(bus)
         bus.publish(
@@ -158,7 +167,11 @@ def run_session(
                 result = runner.run()
             status = "aborted" if result.stopped_early or result.aborted else "completed"
         finally:
-            scope_info = _image(hardware, recorder.dir, starts, request.seed)
+            scope_info: dict[str, Any] | None = None
+            if scope is not None:
+                scope_info = scope.finish(status)
+            else:
+                scope_info = _image(hardware, recorder.dir, starts, request.seed)
             summary = {
                 **stats.snapshot(),
                 "end_label": planner.tracker.label,
@@ -228,6 +241,11 @@ def _live_info(request: SessionRequest, planner: TrialPlanner) -> dict[str, Any]
         "reward_ul": protocol.reward.volume_ul,
         "water_target_ul": protocol.reward.session_target_ul,
         "virtual_time": is_virtual(request.hardware) and not request.realtime,
+        "microscope": {
+            "none": "none on this rig",
+            "fake": "fake ScanImage (files at the end)",
+            "bridge": f"bridge at {request.hardware.scope.endpoint}",
+        }[request.hardware.scope.kind],
     }
 
 

@@ -48,6 +48,7 @@ class ScopeLink:
         self.on_change = on_change
         self.context = zmq.Context()
         self.connected = False
+        self.last_heard = 0.0  # monotonic time of the bridge's last message (0: never)
         self.welcome: Welcome | None = None
         self.refused = 0
         self.received: list[Message] = []  # everything but heartbeats, for inspection
@@ -135,7 +136,7 @@ class ScopeLink:
                         dealer.send_multipart(pull.recv_multipart())
                 if dealer in ready:
                     while dealer.poll(0):
-                        last_heard = now
+                        last_heard = self.last_heard = now
                         self._take(dealer.recv_multipart())
                 if now - last_beat >= self.heartbeat_s:
                     last_beat = now

@@ -22,6 +22,8 @@ EXAMPLES: list[object] = [
     bus.OperatorActed("drop", {"side": "left"}, 12.5, 7, None, {"volume_ul": 2.5}),
     bus.RunnerStatus("paused", 7),
     bus.TrialAborted(8, 100.25),
+    bus.TrialAborted(9, None),
+    bus.ScopeAlarm(False, 12.5, "bridge silent"),
     bus.SessionEnded("completed", {"trials": 7}),
     bus.SubscriberFailed("gui", "TrialCompleted", "KeyError('x')"),
 ]

@@ -1,0 +1,136 @@
+"""The session's side of the microscope link (hardware config ``scope.kind: bridge``).
+
+At the start: connect to the bridge (a rig with ``require_scope`` refuses to start if it
+does not answer within ``CONNECT_S``), arm the acquisition with the session's file stem and
+start it. During the session, from the bus: ``TrialStart`` (with its UID, context and
+instructed side, device time), the epoch onsets (sample, delay, go cue) and ``TrialEnd``.
+When the link goes silent or comes back, the link's thread notes the time at once (and
+logs it); the runner's thread publishes :class:`rig.bus.ScopeAlarm` with it at the next
+batch of device events. The gaps go into ``session.json`` (``scope.gaps``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from rig.bus import Bus, DeviceEvents, ScopeAlarm, TrialCompleted, TrialQueued
+from rig.schema.hardware import Scope
+from rig.sync.link import ScopeLink
+from rig.sync.messages import (
+    Arm,
+    Epoch,
+    SessionStart,
+    SessionStop,
+    StartAcquisition,
+    StopAcquisition,
+    TrialEnd,
+    TrialStart,
+)
+
+log = logging.getLogger(__name__)
+CONNECT_S = 3.0
+EPOCH_STATES = {"SamplePeriod": "sample", "DelayPeriod": "delay", "ResponseCue": "go"}
+
+
+class ScopeSession:
+    def __init__(self, scope: Scope, session: str, subject: str, *, required: bool) -> None:
+        self.session = session
+        self._t0 = time.monotonic()
+        self._changes: list[tuple[bool, float, float]] = []  # (connected, noticed, since)
+        self._lock = threading.Lock()
+        key = scope.curve_server_key.encode() if scope.curve_server_key else None
+        self.link: ScopeLink | None = None  # _changed may run before the constructor returns
+        link = ScopeLink(scope.endpoint, rig_id=subject, curve_server_key=key,
+                         on_change=self._changed)  # fmt: skip
+        self.link = link
+        self.gaps: list[dict[str, float | None]] = []  # seconds from the session's start
+        self._planned: dict[int, TrialQueued] = {}
+        ready = threading.Event()
+        for _ in range(int(CONNECT_S / 0.05)):
+            if link.connected:
+                break
+            ready.wait(0.05)
+        if not link.connected:
+            link.close()
+            self.link = None
+            if required:
+                raise ValueError(
+                    f"the microscope's bridge at {scope.endpoint} did not answer within "
+                    f"{CONNECT_S:.0f} s, and this rig requires it (require_scope: true)"
+                )
+            log.warning("the microscope's bridge at %s did not answer", scope.endpoint)
+            return
+        with self._lock:
+            self._changes.clear()  # connecting is not news: only losing it, and regaining it
+        link.send(SessionStart(session=session, subject=subject))
+        link.request(lambda i: Arm(id=i, file_stem=f"{subject}_{session}"))
+        link.request(lambda i: StartAcquisition(id=i))
+
+    def _changed(self, connected: bool) -> None:  # the link's thread
+        now = time.monotonic()
+        t = round(now - self._t0, 3)
+        log.warning("microscope bridge %s at %.3f s", "back" if connected else "LOST", t)
+        silent_since = t
+        if not connected and self.link is not None and self.link.last_heard:
+            silent_since = round(self.link.last_heard - self._t0, 3)
+        with self._lock:
+            self._changes.append((connected, t, silent_since))
+
+    def attach(self, bus: Bus) -> None:
+        link = self.link
+        if link is None:
+            return
+        bus.subscribe(TrialQueued, lambda e: self._planned.__setitem__(e.trial, e))
+        bus.subscribe(DeviceEvents, lambda b: self._on_events(bus, link, b))
+
+        def trial_end(e: TrialCompleted) -> None:
+            r = e.record
+            link.send(TrialEnd(trial=r["trial"], device_t=r["t_end"], outcome=r["outcome"]))
+
+        bus.subscribe(TrialCompleted, trial_end)
+
+    def _on_events(self, bus: Bus, link: ScopeLink, batch: DeviceEvents) -> None:
+        with self._lock:
+            changes, self._changes = self._changes, []
+        for connected, t, since in changes:
+            if connected and self.gaps and self.gaps[-1]["back_at_s"] is None:
+                self.gaps[-1]["back_at_s"] = t
+            elif not connected:  # silent since its last message; noticed lost_after_s later
+                self.gaps.append({"silent_from_s": since, "noticed_at_s": t, "back_at_s": None})
+            bus.publish(ScopeAlarm(connected, t, "bridge back" if connected else "bridge silent"))
+        for e in batch.events:
+            if e.trial <= 0:
+                continue
+            if e.kind == "trial_start":
+                plan = self._planned.pop(e.trial, None)
+                link.send(
+                    TrialStart(
+                        trial=e.trial,
+                        uid=f"{self.session}/{e.trial}",
+                        context=plan.label if plan else "",
+                        instructed=plan.instructed if plan else "",
+                        device_t=e.t,
+                    )
+                )
+            elif e.kind == "state" and e.name in EPOCH_STATES:
+                link.send(Epoch(trial=e.trial, name=EPOCH_STATES[e.name], device_t=e.t))
+
+    def finish(self, status: str) -> dict[str, Any]:
+        if self.link is None:
+            return {"kind": "bridge", "connected": False, "gaps": []}
+        try:
+            self.link.request(lambda i: StopAcquisition(id=i))
+        except RuntimeError as exc:
+            log.warning("stopping the acquisition: %s", exc)
+        self.link.send(SessionStop(session=self.session, status=status))
+        welcome = self.link.welcome
+        self.link.close()
+        return {
+            "kind": "bridge",
+            "bridge": welcome.bridge_id if welcome else None,
+            "clock_offset_s": welcome.offset_s if welcome else None,
+            "gaps": self.gaps,
+        }
