@@ -133,6 +133,7 @@ class Scope(Strict):
     drop_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
     frames_per_file: Annotated[int, Field(ge=1)] = 1000
     version: Literal["2016+", "5", "3"] = "2016+"
+    outage: tuple[float, float] | None = None  # fake only: device seconds with no frames
 
 
 class HardwareConfig(CrossChecked):

@@ -162,6 +162,21 @@ def frame_at(stack: Stack, times: list[float], numbers: list[int], s: float) -> 
     return number
 
 
+def _pulse_frames(
+    stack: Stack, times: list[float], numbers: list[int], pulse_scope_t: list[float]
+) -> set[int]:
+    """The frame number each frame-clock pulse belongs to: the saved frame that began
+    within half a period of it, else (a frame the files lack) the number the nominal
+    period gives from the nearest saved frame."""
+    period = 1.0 / stack.frame_rate_hz
+    out = set()
+    for s in pulse_scope_t:
+        i = bisect.bisect_left(times, s)
+        near = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - s))
+        out.add(numbers[near] + round((s - times[near]) / period))
+    return out
+
+
 def align(session_dir: Path, tiff_dir: Path) -> Alignment:
     records = _read_jsonl(session_dir / "trials.jsonl")
     if not records:
@@ -183,8 +198,10 @@ def align(session_dir: Path, tiff_dir: Path) -> Alignment:
     result = Alignment(fit, pairs, [])
     if pulses:
         result.frame_clock_pulses = len(pulses)
-        result.dropped = [n for n in range(1, len(pulses) + 1) if n not in index]
-        result.unpulsed = [n for n in numbers if n > len(pulses)]
+        pulsed = _pulse_frames(stack, times, numbers, [fit.scope_t(t) for t in pulses])
+        result.dropped = sorted(n for n in pulsed if n not in index)
+        first, last = min(pulsed), max(pulsed)
+        result.unpulsed = [n for n in numbers if first <= n <= last and n not in pulsed]
     for r in records:
         for epoch in EPOCHS:
             if r.get(epoch) is None:

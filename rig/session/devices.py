@@ -40,10 +40,13 @@ def open_device(
     *,
     realtime: bool,
     speed: float = 1.0,
+    scope_seed: int = 0,
 ) -> Iterator[Device]:
     kind, url = hardware.device.kind, hardware.device.url
     if kind == "sim":
-        yield simulated_device(hardware, brain, rng, realtime=realtime, speed=speed)
+        yield simulated_device(
+            hardware, brain, rng, realtime=realtime, speed=speed, scope_seed=scope_seed
+        )
         return
     if kind != "bpod":
         raise NotImplementedError(f"device kind {kind!r} is not supported yet")

@@ -134,3 +134,52 @@ class ScopeSession:
             "clock_offset_s": welcome.offset_s if welcome else None,
             "gaps": self.gaps,
         }
+
+
+class FrameQC:
+    """Live frame QC from the frame clock the rig records (``frame_clock`` inputs).
+
+    A gap of more than ``max_gap_frames`` frame periods between two pulses, or the device's
+    clock moving that far past the last pulse, raises :class:`ScopeAlarm` (``connected``
+    False: frames stopped) at the device event that shows it; the next pulse clears it and
+    the gap is kept. Each completed trial's pulses (``frames`` in its record) are compared
+    with what its duration should hold."""
+
+    def __init__(self, frame_rate_hz: float, *, max_gap_frames: int = 3) -> None:
+        self.period = 1.0 / frame_rate_hz
+        self.max_gap = max_gap_frames * self.period
+        self.last: float | None = None
+        self.stopped_at: float | None = None
+        self.gaps: list[dict[str, float]] = []
+        self.short_trials: list[int] = []
+        self.frames = 0
+
+    def attach(self, bus: Bus) -> None:
+        bus.subscribe(DeviceEvents, lambda b: self._on_events(bus, b))
+        bus.subscribe(TrialCompleted, self._on_trial)
+
+    def _on_events(self, bus: Bus, batch: DeviceEvents) -> None:
+        for e in batch.events:
+            if e.kind != "input" or e.name != "frame_clock":
+                continue
+            self.frames += 1
+            if self.last is not None and e.t - self.last > self.max_gap:
+                missing = round((e.t - self.last) / self.period) - 1
+                self.gaps.append({"from_t": self.last, "to_t": e.t, "missing_frames": missing})
+                if self.stopped_at is not None:
+                    bus.publish(ScopeAlarm(True, e.t, f"frames again after {missing} missing"))
+                self.stopped_at = None
+            self.last = e.t
+        now = batch.events[-1].t
+        if self.last is not None and self.stopped_at is None and now - self.last > self.max_gap:
+            self.stopped_at = now
+            bus.publish(ScopeAlarm(False, now, f"no frame for {now - self.last:.3f} s"))
+
+    def _on_trial(self, event: TrialCompleted) -> None:
+        r = event.record
+        expected = (r["t_end"] - r["t_start"]) / self.period
+        if self.frames and r.get("frames", 0) < expected - 2:
+            self.short_trials.append(r["trial"])
+
+    def summary(self) -> dict[str, Any]:
+        return {"frames": self.frames, "gaps": self.gaps, "short_trials": self.short_trials}

@@ -25,14 +25,14 @@ from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
 from rig.session.devices import is_virtual, open_device
 from rig.session.history import check_subject_id, last_position
-from rig.session.imaging import ScopeSession
+from rig.session.imaging import FrameQC, ScopeSession
 from rig.session.operator import Inbox
 from rig.session.planner import TrialPlanner
 from rig.session.preflight import require_ready
 from rig.session.recorder import SessionRecorder, write_json_atomic
 from rig.session.runner import SessionRunner
 from rig.sim.brain import Brain
-from rig.sim.scope import ScopeSettings, acquire
+from rig.sim.scope import START_DEVICE_T, acquire, scope_settings
 from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse
 from rig.task.context import Position
 from rig.task.stats import RollingStats
@@ -116,7 +116,12 @@ def run_session(
     planner = TrialPlanner(request.protocol, request.hardware, rng, position)
     virtual = is_virtual(hardware) and not request.realtime
     with open_device(
-        hardware, brain, rng, realtime=request.realtime, speed=request.speed
+        hardware,
+        brain,
+        rng,
+        realtime=request.realtime,
+        speed=request.speed,
+        scope_seed=request.seed,
     ) as device:
         bus = Bus()
         stats = RollingStats()
@@ -138,6 +143,10 @@ def run_session(
         recorder.attach(bus)
         if scope is not None:
             scope.attach(bus)
+        frame_qc = None
+        if hardware.scope.kind != "none":
+            frame_qc = FrameQC(hardware.scope.frame_rate_hz)
+            frame_qc.attach(bus)
         for observe in observers:
             observe(bus)
         bus.publish(
@@ -172,6 +181,8 @@ def run_session(
                 scope_info = scope.finish(status)
             else:
                 scope_info = _image(hardware, recorder.dir, starts, request.seed)
+            if scope_info is not None and frame_qc is not None:
+                scope_info["frame_qc"] = frame_qc.summary()
             summary = {
                 **stats.snapshot(),
                 "end_label": planner.tracker.label,
@@ -257,19 +268,8 @@ def _image(
     scope = hardware.scope
     if scope.kind != "fake" or not trials:
         return None
-    settings = ScopeSettings(
-        frame_rate_hz=scope.frame_rate_hz,
-        planes=scope.planes,
-        channels=tuple(scope.channels),
-        offset_s=scope.offset_s,
-        drift_ppm=scope.drift_ppm,
-        jitter_s=scope.jitter_s,
-        drop_fraction=scope.drop_fraction,
-        frames_per_file=scope.frames_per_file,
-        version=scope.version,
-        stem=session_dir.name,
-    )
-    start, stop = trials[0][0] - 1.0, trials[-1][1] + 1.0  # the scope is started first
+    settings = scope_settings(scope, session_dir.name)
+    start, stop = START_DEVICE_T, trials[-1][1] + 1.0  # the same frames as the frame clock
     acq = acquire(settings, session_dir / "scope", start, stop, [t for t, _ in trials], seed)
     return {
         "kind": "fake",

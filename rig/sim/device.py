@@ -18,18 +18,30 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from rig.bus import DeviceEvent
 from rig.devices.base import PollInterrupted
 from rig.fsm.executor import CYCLES_PER_S, Record, ReferenceExecutor
 from rig.fsm.model import StateMachine
-from rig.sim.mouse import VALVES, Mouse
+from rig.sim.mouse import VALVES
+
+
+class World(Protocol):
+    """What the device's inputs and outputs reach: the mouse (and, on an imaging rig, the
+    microscope's frame clock too: ``rig.sim.scope.ScopeWorld``)."""
+
+    def next_time(self) -> float | None: ...
+    def act(self, t: float) -> list[tuple[str, int]]: ...
+    def trial_ended(self) -> None: ...
+    def water_delivered(self, volume_ul: float) -> None: ...
+    def observe(self, t: float, channel: str, value: int, freq_hz: float | None) -> None: ...
 
 
 class VirtualDevice:
     def __init__(
         self,
-        mouse: Mouse,
+        mouse: World,
         volume_ul: Callable[[str, float], float],
         *,
         realtime: bool = False,

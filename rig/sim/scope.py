@@ -21,10 +21,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from rig.schema.hardware import Scope
 from rig.scope.tiff import Page, format_header, write_tiff
 
 VERSIONS = ("2016+", "5", "3")
+START_DEVICE_T = -1.0  # the fake microscope is started a second before the session
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class ScopeSettings:
     drop_fraction: float = 0.0
     frames_per_file: int = 1000
     version: str = "2016+"
+    outage: tuple[float, float] | None = None  # device seconds with no frames at all (tests)
     width: int = 8
     height: int = 8
     stem: str = "rig"
@@ -56,6 +60,73 @@ def scope_time(settings: ScopeSettings, device_t: float) -> float:
 
 def device_time(settings: ScopeSettings, scope_t: float) -> float:
     return (scope_t - settings.offset_s) / (1 + settings.drift_ppm * 1e-6)
+
+
+def _stamp(settings: ScopeSettings, rng: random.Random, k: int) -> float:
+    """Frame k's timestamp (scope seconds from the acquisition's start), jittered."""
+    return k / settings.frame_rate_hz + rng.gauss(0.0, settings.jitter_s)
+
+
+class FrameClock:
+    """The fake ScanImage's frame-clock TTL on the device clock: a 1 ms pulse at the start
+    of every frame, the same frames (same seed, same draws) that :func:`acquire` writes."""
+
+    PULSE_S = 0.001
+
+    def __init__(self, settings: ScopeSettings, start_device_t: float, seed: int) -> None:
+        self.settings = settings
+        self.rng = random.Random(seed)
+        self.acq_start = scope_time(settings, start_device_t)
+        self.k = 0
+        self._edges: list[tuple[float, int]] = []
+        self._next_frame()
+
+    def _next_frame(self) -> None:
+        while True:
+            t = device_time(self.settings, self.acq_start + _stamp(self.settings, self.rng, self.k))
+            self.k += 1
+            if not _in_outage(self.settings, t):
+                break
+        self._edges += [(t, 1), (t + self.PULSE_S, 0)]
+
+    def next_time(self) -> float:
+        return self._edges[0][0]
+
+    def act(self, t: float) -> list[tuple[str, int]]:
+        out = []
+        while self._edges[0][0] <= t:
+            out.append(("frame_clock", self._edges.pop(0)[1]))
+            if len(self._edges) < 2:
+                self._next_frame()
+        return out
+
+
+class ScopeWorld:
+    """The mouse, with the microscope's frame clock on the ``frame_clock`` input."""
+
+    def __init__(self, mouse: Any, clock: FrameClock) -> None:
+        self.mouse, self.clock = mouse, clock
+
+    def next_time(self) -> float | None:
+        when = self.mouse.next_time()
+        return self.clock.next_time() if when is None else min(when, self.clock.next_time())
+
+    def act(self, t: float) -> list[tuple[str, int]]:
+        changes: list[tuple[str, int]] = self.mouse.act(t)
+        return changes + self.clock.act(t)
+
+    def trial_ended(self) -> None:
+        self.mouse.trial_ended()
+
+    def water_delivered(self, volume_ul: float) -> None:
+        self.mouse.water_delivered(volume_ul)
+
+    def observe(self, t: float, channel: str, value: int, freq_hz: float | None) -> None:
+        self.mouse.observe(t, channel, value, freq_hz)
+
+
+def _in_outage(settings: ScopeSettings, device_t: float) -> bool:
+    return settings.outage is not None and settings.outage[0] <= device_t < settings.outage[1]
 
 
 def _metadata(s: ScopeSettings) -> dict[str, object]:
@@ -91,7 +162,7 @@ def acquire(
     period = 1.0 / settings.frame_rate_hz
     acq_start = scope_time(settings, start_device_t)  # the scope's clock at its own start
     n = int((scope_time(settings, stop_device_t) - acq_start) / period)
-    stamps = [k * period + rng.gauss(0.0, settings.jitter_s) for k in range(n)]
+    stamps = [_stamp(settings, rng, k) for k in range(n)]  # FrameClock draws the same
     saved = [rng.random() >= settings.drop_fraction for _ in range(n)]
     triggers = sorted(scope_time(settings, t) - acq_start for t in triggers_device_t)
     aux: dict[int, list[float]] = {}
@@ -119,8 +190,9 @@ def acquire(
         files.append(path)
         pages, frames_in_file = [], 0
 
+    frame_device_t = [device_time(settings, acq_start + s) for s in stamps]
     for k in range(n):
-        if not saved[k]:
+        if not saved[k] or _in_outage(settings, frame_device_t[k]):
             continue
         header = {
             "frameNumbers": k + 1,
@@ -146,7 +218,9 @@ def acquire(
         if frames_in_file == settings.frames_per_file:
             flush()
     flush()
-    frame_device_t = [device_time(settings, acq_start + s) for s in stamps]
+    saved = [
+        ok and not _in_outage(settings, t) for ok, t in zip(saved, frame_device_t, strict=True)
+    ]
     truth = {
         "settings": {**asdict(settings), "channels": list(settings.channels)},
         "acq_start_scope_t": acq_start,
@@ -156,3 +230,20 @@ def acquire(
     }
     (out_dir / "ground_truth.json").write_text(json.dumps(truth))
     return Acquisition(frame_device_t, saved, files)
+
+
+def scope_settings(scope: Scope, stem: str) -> ScopeSettings:
+    """The fake ScanImage's settings from a hardware config's ``scope`` section."""
+    return ScopeSettings(
+        frame_rate_hz=scope.frame_rate_hz,
+        planes=scope.planes,
+        channels=tuple(scope.channels),
+        offset_s=scope.offset_s,
+        drift_ppm=scope.drift_ppm,
+        jitter_s=scope.jitter_s,
+        drop_fraction=scope.drop_fraction,
+        frames_per_file=scope.frames_per_file,
+        version=scope.version,
+        outage=scope.outage,
+        stem=stem,
+    )

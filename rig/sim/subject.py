@@ -14,8 +14,9 @@ from pathlib import Path
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
 from rig.sim.brain import Brain
-from rig.sim.device import VirtualDevice
+from rig.sim.device import VirtualDevice, World
 from rig.sim.mouse import Mouse
+from rig.sim.scope import START_DEVICE_T, FrameClock, ScopeWorld, scope_settings
 
 SIM_MOUSE_FILE = "sim_mouse.json"
 
@@ -59,6 +60,7 @@ def simulated_device(
     *,
     realtime: bool = False,
     speed: float = 1.0,
+    scope_seed: int = 0,
 ) -> VirtualDevice:
     """The simulated rig's device; refuses hardware configs for real devices."""
     if hardware.device.kind != "sim":
@@ -66,5 +68,8 @@ def simulated_device(
             f"device kind {hardware.device.kind!r} ({hardware.device.url}) is not supported yet; "
             "only the simulated rig (kind: sim) runs in this version"
         )
-    mouse = Mouse(brain, random.Random(rng.random()))
-    return VirtualDevice(mouse, hardware.delivered_ul, realtime=realtime, speed=speed)
+    world: World = Mouse(brain, random.Random(rng.random()))
+    if hardware.scope.kind == "fake":  # its frame clock on the frame_clock input
+        settings = scope_settings(hardware.scope, "")
+        world = ScopeWorld(world, FrameClock(settings, START_DEVICE_T, scope_seed))
+    return VirtualDevice(world, hardware.delivered_ul, realtime=realtime, speed=speed)

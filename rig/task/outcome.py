@@ -163,4 +163,6 @@ def summarize_trial(
         "dead_time_ms": dead_time_ms,
         "sm_hash": sm_hash,
         "frame_at_start": None,
+        # frame-clock pulses seen in the trial (0 on a rig without a microscope)
+        "frames": sum(1 for e in events if e.kind == "input" and e.name == "frame_clock"),
     }

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def rig(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rig.cli", *args], capture_output=True, text=True)
@@ -59,3 +61,34 @@ def test_scope_info_names_a_bad_file(tmp_path: Path) -> None:
     bad.write_bytes(b"II*\0garbage")
     out = rig("scope-info", str(bad))
     assert out.returncode == 1 and "x.tif" in out.stderr
+
+
+def test_frames_stopping_mid_session_raise_the_alarm_and_the_gap_is_kept(
+    root: Path, tmp_path: Path
+) -> None:
+    from rig.bus import Bus, ScopeAlarm
+    from rig.schema import HardwareConfig, Protocol, load_model
+    from rig.session.session import SessionRequest, run_session
+
+    data = load_model(root / "hardware_configs/sim-imaging.yaml", HardwareConfig).model_dump(
+        mode="json"
+    )
+    data["scope"]["outage"] = [100.0, 130.0]  # the microscope stops for 30 s of device time
+    hardware = HardwareConfig.model_validate(data)
+    protocol = load_model(root / "protocols/tactile_T1.yaml", Protocol)
+    alarms: list[ScopeAlarm] = []
+
+    def observe(bus: Bus) -> None:
+        bus.subscribe(ScopeAlarm, alarms.append)
+
+    out = run_session(SessionRequest(protocol, hardware, "q1", 40, 3, tmp_path), [observe])
+    assert [a.connected for a in alarms] == [False, True]
+    assert 100.0 < alarms[0].host_t < 101.0  # raised within 1 s of device time
+    assert 130.0 <= alarms[1].host_t < 130.1
+    meta = json.loads((out.session_dir / "session.json").read_text())
+    (gap,) = meta["scope"]["frame_qc"]["gaps"]
+    assert 99.9 < gap["from_t"] < 100.0 and 130.0 <= gap["to_t"] < 130.1
+    assert gap["missing_frames"] == pytest.approx(900, abs=2)
+    assert meta["scope"]["frame_qc"]["short_trials"]  # the trials that lost frames
+    records = [json.loads(x) for x in (out.session_dir / "trials.jsonl").open()]
+    assert all(r["frames"] > 0 for r in records if r["t_end"] < 100 or r["t_start"] > 130)
