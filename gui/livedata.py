@@ -108,6 +108,7 @@ class LiveSession:
         self.aborted: list[int] = []
         self.operator: list[OperatorActed] = []
         self.hand_water_ul = 0.0
+        self.frames = 0  # frame-clock pulses seen
         self.ended: SessionEnded | None = None
         self.last_seq = 0
         self.last_mono = 0.0  # controller clock of the newest message
@@ -129,6 +130,8 @@ class LiveSession:
         elif isinstance(event, DeviceEvents):
             for e in event.events:
                 self.last_device_t = e.t
+                if e.kind == "input" and e.name == "frame_clock":
+                    self.frames += 1
                 if e.trial > 0 and e.kind == "state":
                     self.trial, self.state = e.trial, e.name
                 elif e.trial == 0 and e.kind == "state":

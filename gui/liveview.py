@@ -262,7 +262,8 @@ class LiveView(QtWidgets.QWidget):
         f["water"].setText(
             f"{live.water_ul():.0f} of {target:.0f} uL (by hand {live.hand_water_ul:.1f})"
         )
-        f["microscope"].setText(live.info.get("microscope", "none on this rig"))
+        scope = live.info.get("microscope", "none on this rig")
+        f["microscope"].setText(scope + (f"; {live.frames} frames" if live.frames else ""))
         timing = live.timing()
         last, worst = timing["dead_ms_last"], timing["dead_ms_max"]
         f["dead"].setText("-" if last is None else f"{last:.1f} ms (max {worst:.1f} ms)")

@@ -7,6 +7,8 @@ rig run --rig R --protocol P --subject ID [--trials N] [--seed S] [--data-dir D]
                                 one session (on virtual time for the simulated rig)
 rig simulate --curriculum P --mice N --seed S [--json]
                                 simulated mice through a curriculum: trials to criterion
+rig emulate scope [--bind tcp://127.0.0.1:5570]
+                                the fake ScanImage behind its bridge (a microscope PC)
 rig emulate bpod [--profile r2-fw23] [--rig R --seed S]
                                 an emulated Bpod on pseudo-terminals (prints its ports);
                                 with --rig, a simulated mouse licks its ports
@@ -136,6 +138,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_emulate(args: argparse.Namespace) -> int:
     import signal
 
+    if args.device == "scope":  # the fake ScanImage behind the bridge, as on its own PC
+        args.backend = "fake"
+        return cmd_scope_bridge(args)
     from rig.devices.bpod.hardware import PROFILES
     from rig.sim.bpod.server import BpodServer
 
@@ -321,10 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     from rig.devices.bpod.hardware import PROFILES
 
     p = sub.add_parser("emulate", help="serve an emulated device on pseudo-terminals")
-    p.add_argument("device", choices=["bpod"])
+    p.add_argument("device", choices=["bpod", "scope"])
     p.add_argument("--profile", choices=sorted(PROFILES), default="r2-fw23")
     p.add_argument("--seed", type=int, default=0, help="the simulated mouse's seed")
     p.add_argument("--rig", default=None, help="hardware config: a simulated mouse at its ports")
+    p.add_argument("--bind", default="tcp://127.0.0.1:5570", help="scope: where to listen")
+    p.add_argument("--log", default="scope-bridge.jsonl", help="scope: the message log")
+    p.add_argument("--curve-key", default=None, help="scope: file with the CURVE secret key")
+    p.add_argument("--dir", default="", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_emulate)
 
     p = sub.add_parser("serve", help="run the rig's controller for GUIs")

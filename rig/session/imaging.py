@@ -173,6 +173,7 @@ class FrameQC:
         now = batch.events[-1].t
         if self.last is not None and self.stopped_at is None and now - self.last > self.max_gap:
             self.stopped_at = now
+            log.warning("no imaging frame for %.3f s (device time %.3f s)", now - self.last, now)
             bus.publish(ScopeAlarm(False, now, f"no frame for {now - self.last:.3f} s"))
 
     def _on_trial(self, event: TrialCompleted) -> None:
