@@ -130,6 +130,7 @@ class Scope(Strict):
     offset_s: float = 0.0  # fake only: the scope's clock at device time 0
     drift_ppm: Annotated[float, Field(ge=-200, le=200)] = 0.0
     jitter_s: Annotated[float, Field(ge=0, le=0.01)] = 0.0
+    trigger_jitter_s: Annotated[float, Field(ge=0, le=0.01)] = 0.0
     drop_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
     frames_per_file: Annotated[int, Field(ge=1)] = 1000
     version: Literal["2016+", "5", "3"] = "2016+"

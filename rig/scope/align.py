@@ -9,9 +9,11 @@ clocks agree. If the rig recorded the frame clock (``frame_clock`` inputs), puls
 frame number n: pulses without a saved frame (dropped) and frames without a pulse are
 reported.
 
-An event's frame is the last saved frame whose timestamp is not after the event's scope
-time, stepped on by the nominal frame period over frames the files lack; a frame that
-was dropped is reported as dropped, never replaced by a neighbour.
+An event's frame is the frame of the last frame-clock pulse before it, when the rig
+recorded one within 1.5 frame periods (exact: the pulse is the frame's start on the rig's
+own clock); otherwise the last saved frame whose timestamp is not after the event's
+fitted scope time, stepped on by the nominal frame period over frames the files lack. A
+frame that was dropped is reported as dropped, never replaced by a neighbour.
 """
 
 from __future__ import annotations
@@ -164,16 +166,16 @@ def frame_at(stack: Stack, times: list[float], numbers: list[int], s: float) -> 
 
 def _pulse_frames(
     stack: Stack, times: list[float], numbers: list[int], pulse_scope_t: list[float]
-) -> set[int]:
+) -> list[int]:
     """The frame number each frame-clock pulse belongs to: the saved frame that began
     within half a period of it, else (a frame the files lack) the number the nominal
     period gives from the nearest saved frame."""
     period = 1.0 / stack.frame_rate_hz
-    out = set()
+    out = []
     for s in pulse_scope_t:
         i = bisect.bisect_left(times, s)
         near = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - s))
-        out.add(numbers[near] + round((s - times[near]) / period))
+        out.append(numbers[near] + round((s - times[near]) / period))
     return out
 
 
@@ -196,18 +198,25 @@ def align(session_dir: Path, tiff_dir: Path) -> Alignment:
         if e["kind"] == "input" and e["name"] == "frame_clock"
     ]
     result = Alignment(fit, pairs, [])
+    pulse_frames: list[int] = []
     if pulses:
         result.frame_clock_pulses = len(pulses)
-        pulsed = _pulse_frames(stack, times, numbers, [fit.scope_t(t) for t in pulses])
+        pulse_frames = _pulse_frames(stack, times, numbers, [fit.scope_t(t) for t in pulses])
+        pulsed = set(pulse_frames)
         result.dropped = sorted(n for n in pulsed if n not in index)
         first, last = min(pulsed), max(pulsed)
         result.unpulsed = [n for n in numbers if first <= n <= last and n not in pulsed]
+    period = 1.0 / stack.frame_rate_hz
     for r in records:
         for epoch in EPOCHS:
             if r.get(epoch) is None:
                 continue
-            s = fit.scope_t(float(r[epoch]))
-            number = frame_at(stack, times, numbers, s)
+            d = float(r[epoch])
+            i = bisect.bisect_right(pulses, d) - 1
+            if i >= 0 and d - pulses[i] < 1.5 * period:  # the frame clock says, exactly
+                number = pulse_frames[i]
+            else:  # no pulse there (none recorded, or an outage): the clock fit says
+                number = frame_at(stack, times, numbers, fit.scope_t(d))
             for plane in range(stack.planes):
                 n = number - ((number - 1 - plane) % stack.planes) if number > 0 else 0
                 frame = index.get(n)

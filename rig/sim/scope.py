@@ -3,9 +3,10 @@
 The microscope's clock runs apart from the rig's: ``scope_t = offset_s + (1 + drift_ppm *
 1e-6) * device_t``. Frames come every ``1 / frame_rate_hz`` of the scope's clock (each
 frame is one plane; a volume is ``planes`` frames), with a Gaussian ``jitter_s`` on each
-timestamp. A fraction ``drop_fraction`` of frames is acquired (its frame-clock pulse goes
-out) but not saved: its frame number is missing from the files, as when ScanImage drops
-frames. The rig's trial-start TTL reaches the aux trigger input: its time, on the scope's
+timestamp (and ``trigger_jitter_s`` on each aux-trigger stamp). A fraction
+``drop_fraction`` of frames is acquired (its frame-clock pulse goes out) but not saved: its
+frame number is missing from the files, as when ScanImage drops frames. The rig's
+trial-start TTL reaches the aux trigger input: its time, on the scope's
 clock and from the acquisition's start, is stamped into ``auxTrigger0`` of the frame
 during which it came.
 
@@ -38,6 +39,7 @@ class ScopeSettings:
     offset_s: float = 0.0  # scope clock at device time 0
     drift_ppm: float = 0.0
     jitter_s: float = 0.0
+    trigger_jitter_s: float = 0.0  # on the aux-trigger stamps
     drop_fraction: float = 0.0
     frames_per_file: int = 1000
     version: str = "2016+"
@@ -164,7 +166,11 @@ def acquire(
     n = int((scope_time(settings, stop_device_t) - acq_start) / period)
     stamps = [_stamp(settings, rng, k) for k in range(n)]  # FrameClock draws the same
     saved = [rng.random() >= settings.drop_fraction for _ in range(n)]
-    triggers = sorted(scope_time(settings, t) - acq_start for t in triggers_device_t)
+    trigger_rng = random.Random(f"{seed}/triggers")  # apart: the frame clock redraws stamps
+    triggers = sorted(
+        scope_time(settings, t) - acq_start + trigger_rng.gauss(0.0, settings.trigger_jitter_s)
+        for t in triggers_device_t
+    )
     aux: dict[int, list[float]] = {}
     for t in triggers:  # the frame during which the trigger came
         k = min(max(int(t / period), 0), n - 1)
@@ -241,6 +247,7 @@ def scope_settings(scope: Scope, stem: str) -> ScopeSettings:
         offset_s=scope.offset_s,
         drift_ppm=scope.drift_ppm,
         jitter_s=scope.jitter_s,
+        trigger_jitter_s=scope.trigger_jitter_s,
         drop_fraction=scope.drop_fraction,
         frames_per_file=scope.frames_per_file,
         version=scope.version,
