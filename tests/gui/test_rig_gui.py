@@ -25,7 +25,7 @@ def test_rig_gui_starts_its_controller_and_takes_it_down(root: Path, tmp_path: P
          "--endpoint", endpoint],
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.PIPE,
     )  # fmt: skip
-    client = ControllerClient(endpoint, timeout_s=1)
+    client = ControllerClient(endpoint, timeout_s=10)  # generous: a loaded CI machine
     try:
         assert gui.stdout is not None
         assert gui.stdout.readline().decode().startswith("rig gui: ready")  # the window is up
@@ -34,7 +34,7 @@ def test_rig_gui_starts_its_controller_and_takes_it_down(root: Path, tmp_path: P
         gui.send_signal(signal.SIGTERM)
         assert gui.wait(30) == 0
         with pytest.raises(ControllerError, match="did not answer"):
-            client.request("hello")  # the controller it started is gone too
+            client.request("hello", timeout_s=2)  # the controller it started is gone too
     finally:
         if gui.poll() is None:
             gui.kill()
