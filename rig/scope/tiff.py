@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,29 +201,47 @@ def _si2016_block(path: Path) -> str | None:
     return text.rstrip(b"\0").decode(errors="replace")
 
 
+def _tag_spans(data: bytes, wanted: int) -> Iterator[tuple[int, int] | None]:
+    """Per page (IFD), in order, where the ASCII tag ``wanted`` is: (offset, length), or
+    None when the page has none. Classic TIFF and BigTIFF, little-endian; a file cut short
+    raises ``struct.error``."""
+    if data[:2] != b"II":
+        raise struct.error("not a little-endian TIFF")
+    big = struct.unpack_from("<H", data, 2)[0] == 43
+    word, count_fmt, entry_size, first = ("<Q", "<Q", 20, 8) if big else ("<I", "<H", 12, 4)
+    value_at, inline = (12, 8) if big else (8, 4)
+    entry_fmt = "<HHQ" if big else "<HHI"
+    ifd = struct.unpack_from(word, data, first)[0]
+    while ifd:
+        count = struct.unpack_from(count_fmt, data, ifd)[0]
+        at = ifd + (8 if big else 2)
+        span = None
+        for i in range(count):
+            e = at + i * entry_size
+            tag, _, n = struct.unpack_from(entry_fmt, data, e)
+            if tag == wanted:
+                off = (
+                    e + value_at if n <= inline else struct.unpack_from(word, data, e + value_at)[0]
+                )
+                if off + n > len(data):
+                    raise struct.error("a tag's value past the end")
+                span = (off, n)
+                break
+        yield span
+        ifd = struct.unpack_from(word, data, at + count * entry_size)[0]
+
+
 def _first_page_tag(path: Path, wanted: int) -> str | None:
     """The first page's ASCII tag ``wanted`` (classic TIFF or BigTIFF), or None."""
     data = path.read_bytes()[: 1 << 20]
     try:
-        if data[:2] != b"II":
-            return None
-        big = struct.unpack_from("<H", data, 2)[0] == 43
-        ifd = struct.unpack_from("<Q" if big else "<I", data, 8 if big else 4)[0]
-        count = struct.unpack_from("<Q" if big else "<H", data, ifd)[0]
-        at = ifd + (8 if big else 2)
-        size = 20 if big else 12
-        for i in range(count):
-            tag, _, n = struct.unpack_from("<HHQ" if big else "<HHI", data, at + i * size)
-            if tag == wanted:
-                off = struct.unpack_from(
-                    "<Q" if big else "<I", data, at + i * size + (12 if big else 8)
-                )[0]
-                if n <= (8 if big else 4):
-                    off = at + i * size + (12 if big else 8)
-                return data[off : off + n].rstrip(b"\0").decode(errors="replace")
+        span = next(_tag_spans(data, wanted), None)
     except struct.error:
         return None
-    return None
+    if span is None:
+        return None
+    off, n = span
+    return data[off : off + n].rstrip(b"\0").decode(errors="replace")
 
 
 STATE_LINE = re.compile(r"^state\.", re.MULTILINE)
@@ -285,35 +303,21 @@ def frame_headers(path: Path) -> list[tuple[int, float, list[float]]]:
     faster than ScanImageTiffReader's ``description(i)`` over a long acquisition (which it
     otherwise matches; ``tests/scope``). A file cut short raises :class:`ScopeFileError`."""
     data = path.read_bytes()
+    if data[:2] != b"II":
+        raise ScopeFileError(f"{path}: not a little-endian TIFF")
     out: list[tuple[int, float, list[float]]] = []
     try:
-        if data[:2] != b"II":
-            raise ScopeFileError(f"{path}: not a little-endian TIFF")
-        big = struct.unpack_from("<H", data, 2)[0] == 43
-        word, count_fmt, entry_size, first = ("<Q", "<Q", 20, 8) if big else ("<I", "<H", 12, 4)
-        value_at = 12 if big else 8
-        entry_fmt = "<HHQ" if big else "<HHI"
-        ifd = struct.unpack_from(word, data, first)[0]
-        while ifd:
-            count = struct.unpack_from(count_fmt, data, ifd)[0]
-            at = ifd + (8 if big else 2)
-            for i in range(count):
-                e = at + i * entry_size
-                tag, _, n = struct.unpack_from(entry_fmt, data, e)
-                if tag == ImageDescription:
-                    off = struct.unpack_from(word, data, e + value_at)[0]
-                    if off + n > len(data):
-                        raise struct.error("description past the end")
-                    m = FRAME_KEYS.search(data, off, off + n)
-                    if m is None:
-                        raise ScopeFileError(
-                            f"{path}: page {len(out)}: no frameNumbers/frameTimestamps_sec/"
-                            "auxTrigger0 in its description: not a ScanImage frame header"
-                        )
-                    aux = [float(x) for x in m.group(3).replace(b";", b" ").split()]
-                    out.append((int(m.group(1)), float(m.group(2)), aux))
-                    break
-            ifd = struct.unpack_from(word, data, at + count * entry_size)[0]
+        for span in _tag_spans(data, ImageDescription):
+            if span is None:
+                continue  # a page with no description holds no frame header
+            m = FRAME_KEYS.search(data, span[0], span[0] + span[1])
+            if m is None:
+                raise ScopeFileError(
+                    f"{path}: page {len(out)}: no frameNumbers/frameTimestamps_sec/"
+                    "auxTrigger0 in its description: not a ScanImage frame header"
+                )
+            aux = [float(x) for x in m.group(3).replace(b";", b" ").split()]
+            out.append((int(m.group(1)), float(m.group(2)), aux))
     except struct.error:
         raise ScopeFileError(
             f"{path}: cut short after {len(out)} pages (still being written, or damaged)"
