@@ -109,6 +109,14 @@ class Device(Strict):
     url: str = "sim://"
 
 
+class Lickport(Strict):
+    """The lick-port board's own settings (``kind: lickport``; firmware/lickport/)."""
+
+    debounce_ms: Annotated[float, Field(ge=0, le=50)] = 1.0  # lick lines; 0: none
+    heartbeat_timeout_s: Annotated[float, Field(ge=0.1, le=60)] = 1.0  # then valves close
+    bitcode: bool = True  # the trial number on the bitcode pin at each trial start
+
+
 class SimulatedMouse(Strict):
     """How a new simulated subject starts (only used by the simulated rig)."""
 
@@ -146,6 +154,7 @@ class HardwareConfig(CrossChecked):
     data_dir: Path = Path("~/rig-data")
     calibration_max_age_days: Annotated[int, Field(ge=1)] = 30
     simulated_mouse: SimulatedMouse = SimulatedMouse()
+    lickport: Lickport = Lickport()
     scope: Scope = Scope()
     require_scope: bool = False  # refuse to start a session without the microscope
 

@@ -1,0 +1,120 @@
+// The lick-port controller on an Arduino Uno or Mega 2560: pins, the clock, the serial
+// line. Everything else is the portable core (../core/), the same code the host tests run.
+//
+// Pins (both boards):  in  D2 frame clock (interrupt), D3 aux (interrupt),
+//                          D4 left lick, D5 right lick (polled each loop pass)
+//                      out D6 left valve, D7 right valve, D8 pole drop, D9 speaker (tones),
+//                          D10 pole position (PWM; Mega: D11), D11 bitcode (Mega: D10),
+//                          D12 trial TTL, D13 LED (a trial is running)
+#include <Arduino.h>
+
+#include "lickport.h"
+
+#if defined(RIG_BOARD_MEGA)
+static const uint8_t POLE_POSITION_PIN = 11, BITCODE_PIN = 10;
+#else
+static const uint8_t POLE_POSITION_PIN = 10, BITCODE_PIN = 11;
+#endif
+static const uint8_t FRAME_PIN = 2, AUX_PIN = 3, LICK_PINS[2] = {4, 5};
+static const uint8_t SPEAKER_PIN = 9, LED_PIN = 13;
+// Output channel -> pin (tones go to the speaker, the pole position is PWM).
+static const uint8_t OUT_PINS[LP_N_CHANNELS + 1] = {
+    6, 7, SPEAKER_PIN, SPEAKER_PIN, SPEAKER_PIN, 8, POLE_POSITION_PIN, 12, BITCODE_PIN};
+static const uint32_t BAUD = 1000000UL;
+
+static lp_core_t core;
+static volatile uint8_t *out_reg[LP_N_CHANNELS + 1];
+static uint8_t out_mask[LP_N_CHANNELS + 1];
+static volatile uint8_t *lick_reg[2];
+static uint8_t lick_mask[2], lick_level[2];
+static int8_t sounding = -1;  // the tone channel on the speaker
+
+// Edges caught by the interrupts, with their micros() stamps.
+static volatile uint8_t isr_line[16], isr_level[16], isr_head, isr_count;
+static volatile uint32_t isr_t[16];
+
+static void catch_edge(uint8_t line, uint8_t pin) {
+    uint32_t t = micros();
+    if (isr_count < 16) {
+        uint8_t at = (isr_head + isr_count) & 15;
+        isr_line[at] = line;
+        isr_level[at] = digitalRead(pin);
+        isr_t[at] = t;
+        isr_count++;
+    }
+}
+static void frame_edge() { catch_edge(LP_FRAME_CLOCK, FRAME_PIN); }
+static void aux_edge() { catch_edge(LP_AUX, AUX_PIN); }
+
+static void write_output(void *, uint8_t ch, uint8_t value, uint16_t freq) {
+    if (ch == LP_POLE_POSITION) {
+        analogWrite(POLE_POSITION_PIN, value);
+    } else if (ch >= LP_GO_CUE && ch <= LP_TONE_LOW) {
+        if (value && freq) {
+            tone(SPEAKER_PIN, freq);
+            sounding = ch;
+        } else if (sounding == ch) {
+            noTone(SPEAKER_PIN);
+            sounding = -1;
+        }
+    } else if (value) {
+        *out_reg[ch] |= out_mask[ch];
+    } else {
+        *out_reg[ch] &= (uint8_t)~out_mask[ch];
+    }
+}
+
+void setup() {
+    for (uint8_t ch = 0; ch <= LP_N_CHANNELS; ch++) {
+        pinMode(OUT_PINS[ch], OUTPUT);
+        digitalWrite(OUT_PINS[ch], LOW);
+        out_reg[ch] = portOutputRegister(digitalPinToPort(OUT_PINS[ch]));
+        out_mask[ch] = digitalPinToBitMask(OUT_PINS[ch]);
+    }
+    pinMode(LED_PIN, OUTPUT);
+    for (uint8_t i = 0; i < 2; i++) {
+        pinMode(LICK_PINS[i], INPUT);
+        lick_reg[i] = portInputRegister(digitalPinToPort(LICK_PINS[i]));
+        lick_mask[i] = digitalPinToBitMask(LICK_PINS[i]);
+    }
+    pinMode(FRAME_PIN, INPUT);
+    pinMode(AUX_PIN, INPUT);
+    Serial.begin(BAUD);
+    lp_board_t board = {write_output, 0};
+    lp_init(&core, &board, micros());
+    attachInterrupt(digitalPinToInterrupt(FRAME_PIN), frame_edge, CHANGE);
+    attachInterrupt(digitalPinToInterrupt(AUX_PIN), aux_edge, CHANGE);
+}
+
+void loop() {
+    static uint32_t last;
+    uint32_t now = micros();
+    lp_loop_period(&core, now - last);
+    last = now;
+    while (isr_count) {  // interrupt edges first: they are older than this pass
+        noInterrupts();
+        uint8_t at = isr_head, line = isr_line[at], level = isr_level[at];
+        uint32_t t = isr_t[at];
+        isr_head = (at + 1) & 15;
+        isr_count--;
+        interrupts();
+        lp_input(&core, line, level, t);
+    }
+    for (uint8_t i = 0; i < 2; i++) {
+        uint8_t level = (*lick_reg[i] & lick_mask[i]) ? 1 : 0;
+        if (level != lick_level[i]) {
+            lick_level[i] = level;
+            lp_input(&core, LP_LICK_LEFT + i, level, now);
+        }
+    }
+    lp_poll(&core, now);
+    int n = Serial.available();
+    while (n-- > 0) lp_rx_byte(&core, (uint8_t)Serial.read());
+    uint8_t frame[LP_MAX_PAYLOAD + 8];
+    int room = Serial.availableForWrite();
+    if (room > 0) {
+        size_t len = lp_tx_next(&core, frame, (size_t)room < sizeof frame ? room : sizeof frame);
+        if (len) Serial.write(frame, len);
+    }
+    digitalWrite(LED_PIN, core.m.running ? HIGH : LOW);
+}
