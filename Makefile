@@ -1,16 +1,19 @@
 # The two commands: `make run` and `make test`. Both set everything up first on a fresh
-# Debian/Ubuntu machine: the Qt system libraries (as root), then .venv with the project.
+# Debian/Ubuntu machine: the Qt system libraries and the AVR toolchain with simavr (as
+# root), then .venv with the project.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 QT_LIBS := libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
+# the lick-port firmware (firmware/): the AVR toolchain, the Arduino core, simavr
+AVR_TOOLS := make gcc gcc-avr avr-libc arduino-core-avr libsimavr-dev libsimavrparts1 libelf-dev pkg-config
 
 RUN_ARGS ?= --rig hardware_configs/sim.yaml --protocol protocols/continual_learning.yaml \
             --subject demo-mouse --trials 500 --data-dir data
 
-.PHONY: run test lint types unit bench screenshots system-deps clean
+.PHONY: run test lint types firmware unit bench screenshots system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -19,17 +22,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[gui,scope,dev]'
 	touch $(STAMP)
 
-# Qt's system libraries (and python3-venv where Python lacks venv); only as root on a
-# Debian/Ubuntu machine, only when missing.
+# Qt's system libraries, the AVR toolchain (and python3-venv where Python lacks venv);
+# only as root on a Debian/Ubuntu machine, only when missing.
 system-deps:
 	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	  missing=""; for p in $(QT_LIBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  missing=""; for p in $(QT_LIBS) $(AVR_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing system packages:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  fi; \
-	else echo "not root or no apt-get: skipping Qt system libraries"; fi
+	else echo "not root or no apt-get: skipping the system packages"; fi
 
 # With a display, the GUI (it starts the simulated rig's controller); without one, a
 # headless simulated session.
@@ -40,7 +43,7 @@ run: $(STAMP)
 	  $(BIN)/rig run $(RUN_ARGS); \
 	fi
 
-test: $(STAMP) lint types unit
+test: $(STAMP) lint types firmware unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check rig gui tests bench
@@ -49,7 +52,12 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy --strict rig
 
-unit: $(STAMP)
+# The lick-port firmware for the Uno and the Mega (with flash and RAM use), the portable
+# core's unit tests (gcc) and the simulated board.
+firmware: system-deps
+	$(MAKE) --no-print-directory -C firmware
+
+unit: $(STAMP) firmware
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -60,4 +68,4 @@ screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m gui.screenshots docs/screenshots
 
 clean:
-	rm -rf $(VENV) data bench/out
+	rm -rf $(VENV) data bench/out firmware/build

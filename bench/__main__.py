@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench import bpod, bpod_rapid, bpod_realtime, gui, scope, scope_link, sim_speed
+from bench import bpod, bpod_rapid, bpod_realtime, gui, lickport, scope, scope_link, sim_speed
 
 BENCHMARKS = {
     "sim_speed": sim_speed.run,
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "gui": gui.run,
     "scope": scope.run,
     "scope_link": scope_link.run,
+    "lickport": lickport.run,
 }
 LONG = {"bpod_realtime": bpod_realtime.run}  # run by name only: about 13 minutes
 

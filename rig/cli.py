@@ -12,6 +12,9 @@ rig emulate scope [--bind tcp://127.0.0.1:5570]
 rig emulate bpod [--profile r2-fw23] [--rig R --seed S]
                                 an emulated Bpod on pseudo-terminals (prints its ports);
                                 with --rig, a simulated mouse licks its ports
+rig emulate lickport [--realtime|--fast] [--seed S] [--rig R]
+                                the lick-port firmware in a simulated Uno, a simulated
+                                mouse at its pins (prints its port)
 rig serve --rig R [--endpoint tcp://*:5555] [--data-dir D] [--speed X]
                                 the rig's controller: sessions started and steered by GUIs
 rig align SESSION_DIR TIFF_DIR  which imaging frame each trial epoch began in, per plane
@@ -141,6 +144,14 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     if args.device == "scope":  # the fake ScanImage behind the bridge, as on its own PC
         args.backend = "fake"
         return cmd_scope_bridge(args)
+    if args.device == "lickport":
+        from rig.sim.lickport.serve import serve
+
+        rig = Path(args.rig) if args.rig else None
+        serve(
+            realtime=not args.fast, seed=args.seed, rig=rig, announce=lambda s: print(s, flush=True)
+        )
+        return 0
     from rig.devices.bpod.hardware import PROFILES
     from rig.sim.bpod.server import BpodServer
 
@@ -326,7 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     from rig.devices.bpod.hardware import PROFILES
 
     p = sub.add_parser("emulate", help="serve an emulated device on pseudo-terminals")
-    p.add_argument("device", choices=["bpod", "scope"])
+    p.add_argument("device", choices=["bpod", "lickport", "scope"])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--realtime", action="store_true", help="lickport: wall-clock (default)")
+    mode.add_argument("--fast", action="store_true", help="lickport: as fast as it runs")
     p.add_argument("--profile", choices=sorted(PROFILES), default="r2-fw23")
     p.add_argument("--seed", type=int, default=0, help="the simulated mouse's seed")
     p.add_argument("--rig", default=None, help="hardware config: a simulated mouse at its ports")

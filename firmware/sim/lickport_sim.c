@@ -19,6 +19,8 @@
 
 #include "avr_extint.h"
 #include "avr_ioport.h"
+#include "avr_timer.h"
+#include "avr_uart.h"
 #include "sim_avr.h"
 #include "sim_cycle_timers.h"
 #include "sim_elf.h"
@@ -33,13 +35,28 @@
 
 enum kind { DIGITAL, TONE, PWM };
 
+/* The ATmega328P's timer output-compare pins (data-space register addresses). */
+typedef struct oc {
+    char pin[4];
+    char timer;
+    uint8_t tccra, tccrb, ocr, com_shift, wide; /* com_shift 6: unit A, 4: unit B */
+} oc_t;
+static const oc_t ocs[] = {
+    {"PD6", '0', 0x44, 0x45, 0x47, 6, 0}, {"PD5", '0', 0x44, 0x45, 0x48, 4, 0}, /* OC0A/B */
+    {"PB1", '1', 0x80, 0x81, 0x88, 6, 1}, {"PB2", '1', 0x80, 0x81, 0x8A, 4, 1}, /* OC1A/B */
+    {"PB3", '2', 0xB0, 0xB1, 0xB3, 6, 0}, {"PD3", '2', 0xB0, 0xB1, 0xB4, 4, 0}, /* OC2A/B */
+};
+#define OC_POLL 1600 /* cycles (0.1 ms) between looks at a pwm pin's timer registers */
+
 typedef struct watch {
     char name[4];            /* "PB1" */
     enum kind kind;
+    const oc_t *oc;          /* pwm: the pin's output-compare unit, if it has one */
     avr_irq_t *irq;
     int level;               /* last level seen */
     int value;               /* last reported value (level, Hz or duty) */
     int edges, rises;        /* edges and rising edges seen since the pin went quiet */
+    int driven;              /* pwm: the timer drives the pin (duty from its registers) */
     avr_cycle_count_t first_edge, last_edge, last_rise, last_fall, period;
 } watch_t;
 
@@ -85,21 +102,60 @@ static avr_cycle_count_t tone_silent(avr_t *a, avr_cycle_count_t when, void *par
     return 0;
 }
 
+/* simavr 1.6 does not drive OC pins in phase-correct PWM (Arduino's analogWrite on timers 1
+ * and 2), and any PORTx write re-drives an OC pin with its PORT bit. So while a timer drives a
+ * pin in an 8-bit PWM mode (TOP 0xFF), its duty comes from the timer's registers; -1 otherwise. */
+static int oc_duty(const oc_t *oc) {
+    if (!oc) return -1;
+    uint8_t a = avr->data[oc->tccra], b = avr->data[oc->tccrb];
+    int com = (a >> oc->com_shift) & 3, wgm = (a & 3) | ((b >> 3) & (oc->wide ? 3 : 1)) << 2;
+    int fast = wgm == (oc->wide ? 5 : 3);
+    if (com < 2 || !(b & 7) || (wgm != 1 && !fast)) return -1;
+    unsigned ocr = avr->data[oc->ocr] | (oc->wide ? avr->data[oc->ocr + 1] << 8 : 0);
+    if (ocr > 255) ocr = 255;
+    if (fast) /* high for OCR+1 of 256 ticks (inverted: the rest) */
+        return (int)(((com == 2 ? ocr + 1 : 255 - ocr) * 255 + 128) / 256);
+    return (int)(com == 2 ? ocr : 255 - ocr); /* phase correct: 2*OCR of 510 ticks */
+}
+
 /* A pwm pin held low or high for 2 periods (5 ms if unknown): duty 0 or 255. */
 static avr_cycle_count_t pwm_held(avr_t *a, avr_cycle_count_t when, void *param) {
     (void)a, (void)when;
     watch_t *w = param;
+    if (oc_duty(w->oc) >= 0) return 0;
     int duty = w->level ? 255 : 0;
     if (duty != w->value) emit(w->last_edge, w, duty);
     w->value = duty, w->edges = w->rises = 0, w->period = 0;
     return 0;
 }
 
+/* (Re)starts a tone pin's silence timer or a pwm pin's held-level timer. */
 static void arm(watch_t *w) {
     if (w->kind == TONE)
         avr_cycle_timer_register(avr, MS(2), tone_silent, w);
     else if (w->kind == PWM)
         avr_cycle_timer_register(avr, w->period ? 2 * w->period : MS(5), pwm_held, w);
+}
+
+/* Looks at a pwm pin's timer (every OC_POLL cycles, and when the firmware writes an OCR):
+ * reports the duty it produces, or hands the pin back to edge measurement. */
+static void pwm_check(watch_t *w) {
+    int duty = oc_duty(w->oc);
+    if (duty >= 0 && duty != w->value) emit(avr->cycle, w, duty), w->value = duty;
+    if (duty < 0 && w->driven) /* released: 0 or 255 once held, timed from now */
+        w->last_edge = avr->cycle, w->period = 0, arm(w);
+    w->driven = duty >= 0;
+}
+
+static avr_cycle_count_t pwm_poll(avr_t *a, avr_cycle_count_t when, void *param) {
+    (void)a;
+    pwm_check(param);
+    return when + OC_POLL;
+}
+
+static void on_ocr(avr_irq_t *irq, uint32_t value, void *param) {
+    (void)irq, (void)value;
+    pwm_check(param);
 }
 
 static void on_pin(avr_irq_t *irq, uint32_t value, void *param) {
@@ -125,6 +181,7 @@ static void on_pin(avr_irq_t *irq, uint32_t value, void *param) {
         }
         break;
     case PWM: /* duty over one period, from rising edge to rising edge */
+        if (oc_duty(w->oc) >= 0) return; /* the timer drives it: see pwm_check() */
         if (!level) {
             w->last_fall = now;
         } else {
@@ -165,7 +222,24 @@ static void add_watches(char *spec) {
         memcpy(w->name, tok, 4);
         w->level = w->value = w->irq->value != 0;
         avr_irq_register_notify(w->irq, on_pin, w);
+        for (size_t i = 0; w->kind == PWM && i < sizeof ocs / sizeof ocs[0]; i++) {
+            if (strcmp(ocs[i].pin, w->name)) continue;
+            w->oc = &ocs[i];
+            int unit = ocs[i].com_shift == 6 ? TIMER_IRQ_OUT_PWM0 : TIMER_IRQ_OUT_PWM1;
+            avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_TIMER_GETIRQ(ocs[i].timer), unit),
+                                    on_ocr, w);
+            avr_cycle_timer_register(avr, OC_POLL, pwm_poll, w);
+        }
     }
+}
+
+/* simavr's UART usleep()s whenever the firmware polls an idle UCSR0A (it then simulates at
+ * ~0.1 MHz), and echoes text to the console: neither, please. */
+static void quiet_uart(void) {
+    uint32_t flags = 0;
+    avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
+    flags &= ~(AVR_UART_FLAG_POLL_SLEEP | AVR_UART_FLAG_STDIO);
+    avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
 }
 
 /* Runs after simavr's own extint reset (at init, then on every reset): strict level
@@ -174,12 +248,16 @@ static void after_reset(avr_io_t *io) {
     extint_reset(io);
     avr_extint_set_strict_lvl_trig(avr, 0, 0);
     avr_extint_set_strict_lvl_trig(avr, 1, 0);
-    for (int i = 0; i < n_watches; i++) arm(&watches[i]);
+    quiet_uart();
+    for (int i = 0; i < n_watches; i++) {
+        arm(&watches[i]);
+        if (watches[i].oc) avr_cycle_timer_register(avr, OC_POLL, pwm_poll, &watches[i]);
+    }
 }
 
 /* ---- the control socket --------------------------------------------------------------- */
 
-static int coupler = -1;
+static int listener = -1, coupler = -1;
 static char inbuf[4096];
 static size_t in_len;
 
@@ -187,7 +265,8 @@ static void send_all(const char *buf, size_t len) {
     while (len) {
         ssize_t n = send(coupler, buf, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR && !stop_signal) continue;
-        if (n <= 0) die("coupler write failed: %s", strerror(errno));
+        if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) stop_signal = -1; /* gone */
+        if (n <= 0) return;
         buf += n, len -= n;
     }
 }
@@ -228,6 +307,7 @@ static void run_until(int64_t target, int realtime, double t0) {
     if (target >= 0 && (avr_cycle_count_t)target > avr->cycle)
         avr_cycle_timer_register(avr, target - avr->cycle, at_target, NULL);
     avr_cycle_count_t next_check = avr->cycle + CHECK_EVERY;
+    unsigned checks = 0;
     while (!outbox_len && (target < 0 || avr->cycle < (avr_cycle_count_t)target)) {
         int state = avr_run(avr);
         if (state == cpu_Crashed)
@@ -237,6 +317,9 @@ static void run_until(int64_t target, int realtime, double t0) {
                 avr->cycle, avr->pc);
         if (avr->cycle < next_check) continue;
         next_check = avr->cycle + CHECK_EVERY;
+        char peek;
+        if (!(++checks & 63) && recv(coupler, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            stop_signal = -1; /* the coupler left during a long run */
         if (stop_signal) return;
         while (realtime && !stop_signal) { /* sleep until the wall clock catches up */
             double ahead = (double)avr->cycle / FREQ - (now_s() - t0);
@@ -247,7 +330,12 @@ static void run_until(int64_t target, int realtime, double t0) {
     }
 }
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* Shutting the sockets down wakes accept()/recv() even if the signal came just before. */
+static void on_signal(int sig) {
+    stop_signal = sig;
+    if (listener >= 0) shutdown(listener, SHUT_RDWR);
+    if (coupler >= 0) shutdown(coupler, SHUT_RDWR);
+}
 
 static void sleep_nothing(avr_t *a, avr_cycle_count_t how_long) { (void)a, (void)how_long; }
 
@@ -277,6 +365,7 @@ int main(int argc, char **argv) {
     /* Our three stdout lines go to the real stdout; simavr's chatter goes to stderr. */
     FILE *out = fdopen(dup(STDOUT_FILENO), "w");
     dup2(STDERR_FILENO, STDOUT_FILENO);
+    setvbuf(stdout, NULL, _IOLBF, 0);
 
     /* SIGINT/SIGTERM go to this thread only: block them before uart_pty starts its thread. */
     sigset_t sigs;
@@ -305,12 +394,13 @@ int main(int argc, char **argv) {
     static uart_pty_t pty;
     uart_pty_init(avr, &pty);
     uart_pty_connect(&pty, '0');
+    quiet_uart();
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(control) >= sizeof addr.sun_path) die("socket path too long: %s", control);
     strcpy(addr.sun_path, control);
-    int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+    listener = socket(AF_UNIX, SOCK_STREAM, 0);
     unlink(control);
     if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) < 0)
         die("cannot bind %s: %s", control, strerror(errno));
@@ -323,6 +413,8 @@ int main(int argc, char **argv) {
     while ((coupler = accept(listener, NULL, NULL)) < 0)
         if (errno != EINTR || stop_signal) goto done;
     close(listener);
+    listener = -1;
+    if (stop_signal) goto done;
     double t0 = now_s(); /* the run starts now: realtime mode paces against this */
     char reply[32];
     snprintf(reply, sizeof reply, "at %" PRIu64 "\n", avr->cycle);
@@ -351,7 +443,6 @@ int main(int argc, char **argv) {
         }
     }
 done:
-    unlink(control);
-    uart_pty_stop(&pty);
+    unlink(control); /* no uart_pty_stop(): it pthread_kill()s SIGINT, blocked in its thread */
     return 0;
 }

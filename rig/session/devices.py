@@ -5,6 +5,10 @@
 - ``kind: bpod``, ``url: emulate://bpod?profile=r2-fw23``: the emulated Bpod, served on
   pseudo-terminals by a thread of this process (its inputs driven by the subject's
   simulated mouse), reached through the same serial client as a real one, in real time.
+- ``kind: lickport``, ``url: serial:///dev/ttyACM0``: an Arduino running
+  ``firmware/lickport``; ``url: emulate://lickport?mode=realtime`` (or ``fast``): that
+  firmware, compiled, in a simulated AVR (``firmware/sim``), its pins driven by the
+  subject's simulated mouse, reached through the same client over the harness's pty.
 """
 
 from __future__ import annotations
@@ -19,10 +23,16 @@ from rig.devices.base import Device
 from rig.devices.bpod.client import BpodClient
 from rig.devices.bpod.device import BpodDevice
 from rig.devices.bpod.hardware import PROFILES
+from rig.devices.lickport import codec
+from rig.devices.lickport.client import LickportClient
+from rig.devices.lickport.device import LickportDevice
 from rig.schema.hardware import HardwareConfig
 from rig.sim.bpod.server import BpodServer
 from rig.sim.bpod.world import BpodWorld
 from rig.sim.brain import Brain
+from rig.sim.lickport.build import ensure_built
+from rig.sim.lickport.harness import Harness
+from rig.sim.lickport.world import WATCH, LickportWorld
 from rig.sim.mouse import Mouse
 from rig.sim.subject import simulated_device
 from rig.transport.base import open_transport
@@ -47,6 +57,10 @@ def open_device(
         yield simulated_device(
             hardware, brain, rng, realtime=realtime, speed=speed, scope_seed=scope_seed
         )
+        return
+    if kind == "lickport":
+        with _lickport(url, hardware, brain, rng) as device:
+            yield device
         return
     if kind != "bpod":
         raise NotImplementedError(f"device kind {kind!r} is not supported yet")
@@ -88,3 +102,41 @@ def _emulated_bpod(
         server.stop()
         thread.join(5)
         server.close()
+
+
+@contextlib.contextmanager
+def _lickport(
+    url: str, hardware: HardwareConfig, brain: Brain, rng: random.Random
+) -> Iterator[LickportDevice]:
+    with contextlib.ExitStack() as stack:
+        if url.startswith("emulate://"):
+            url = stack.enter_context(_emulated_lickport(url, hardware, brain, rng))
+        client = LickportClient(open_transport(url, baud=codec.BAUD))
+        device = LickportDevice(client)
+        stack.callback(device.close)
+        device.open(hardware)
+        yield device
+
+
+@contextlib.contextmanager
+def _emulated_lickport(
+    url: str, hardware: HardwareConfig, brain: Brain, rng: random.Random
+) -> Iterator[str]:
+    parsed = urlparse(url)
+    mode = parse_qs(parsed.query).get("mode", ["realtime"])[0]
+    if parsed.netloc != "lickport" or mode not in ("realtime", "fast"):
+        raise ValueError(f"device url {url!r}: use emulate://lickport?mode=realtime|fast")
+    elf, binary = ensure_built()
+    with Harness(binary, elf, realtime=mode == "realtime", watch=WATCH) as harness:
+        world = LickportWorld(
+            harness, Mouse(brain, random.Random(rng.random())), hardware.delivered_ul
+        )
+        thread = threading.Thread(target=world.serve, name="lickport-emulator", daemon=True)
+        thread.start()
+        try:
+            yield f"serial://{harness.port}"
+        finally:
+            world.stop()
+            thread.join(5)
+        if world.error is not None:
+            raise world.error

@@ -28,9 +28,11 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-def open_transport(url: str) -> Transport:
+def open_transport(url: str, baud: int = 12_000_000) -> Transport:
+    """``baud`` matters on a real UART bridge (the lick-port board's 500,000); USB CDC
+    ignores it."""
     if url.startswith("serial://"):
         from rig.transport.serial_port import SerialTransport
 
-        return SerialTransport(url.removeprefix("serial://"))
+        return SerialTransport(url.removeprefix("serial://"), baud)
     raise ValueError(f"unknown transport URL {url!r} (known: serial:///dev/...)")

@@ -8,11 +8,11 @@ from rig.transport.base import TransportClosed
 
 
 class SerialTransport:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, baud: int = 12_000_000) -> None:
         self.name = path
         try:
             # exclusive: a second program on the same port fails here, not mid-session
-            self._port = serial.Serial(path, 12_000_000, timeout=0, exclusive=True)
+            self._port = serial.Serial(path, baud, timeout=0, exclusive=True)
         except (serial.SerialException, OSError) as exc:
             raise TransportClosed(f"{path}: cannot open: {exc}") from None
 

@@ -20,12 +20,13 @@ static const uint8_t SPEAKER_PIN = 9, LED_PIN = 13;
 // Output channel -> pin (tones go to the speaker, the pole position is PWM).
 static const uint8_t OUT_PINS[LP_N_CHANNELS + 1] = {
     6, 7, SPEAKER_PIN, SPEAKER_PIN, SPEAKER_PIN, 8, POLE_POSITION_PIN, 12, BITCODE_PIN};
-static const uint32_t BAUD = 1000000UL;
+static const uint32_t BAUD = 500000UL;  // exact at 16 MHz; the loop keeps up with it
 
 static lp_core_t core;
 static volatile uint8_t *out_reg[LP_N_CHANNELS + 1];
 static uint8_t out_mask[LP_N_CHANNELS + 1];
-static volatile uint8_t *lick_reg[2];
+static volatile uint8_t *lick_reg[2], *led_reg;
+static uint8_t led_mask;
 static uint8_t lick_mask[2], lick_level[2];
 static int8_t sounding = -1;  // the tone channel on the speaker
 
@@ -47,7 +48,10 @@ static void frame_edge() { catch_edge(LP_FRAME_CLOCK, FRAME_PIN); }
 static void aux_edge() { catch_edge(LP_AUX, AUX_PIN); }
 
 static void write_output(void *, uint8_t ch, uint8_t value, uint16_t freq) {
-    if (ch == LP_POLE_POSITION) {
+    if (ch <= LP_VALVE_RIGHT) {  // the valves first: the lick-to-water path
+        if (value) *out_reg[ch] |= out_mask[ch];
+        else *out_reg[ch] &= (uint8_t)~out_mask[ch];
+    } else if (ch == LP_POLE_POSITION) {
         analogWrite(POLE_POSITION_PIN, value);
     } else if (ch >= LP_GO_CUE && ch <= LP_TONE_LOW) {
         if (value && freq) {
@@ -72,6 +76,8 @@ void setup() {
         out_mask[ch] = digitalPinToBitMask(OUT_PINS[ch]);
     }
     pinMode(LED_PIN, OUTPUT);
+    led_reg = portOutputRegister(digitalPinToPort(LED_PIN));
+    led_mask = digitalPinToBitMask(LED_PIN);
     for (uint8_t i = 0; i < 2; i++) {
         pinMode(LICK_PINS[i], INPUT);
         lick_reg[i] = portInputRegister(digitalPinToPort(LICK_PINS[i]));
@@ -80,10 +86,37 @@ void setup() {
     pinMode(FRAME_PIN, INPUT);
     pinMode(AUX_PIN, INPUT);
     Serial.begin(BAUD);
+    UDR0 = 0;  // an idle frame delimiter; simavr sets UDRE only after a first byte
     lp_board_t board = {write_output, 0};
     lp_init(&core, &board, micros());
     attachInterrupt(digitalPinToInterrupt(FRAME_PIN), frame_edge, CHANGE);
     attachInterrupt(digitalPinToInterrupt(AUX_PIN), aux_edge, CHANGE);
+}
+
+// The lick lines, read several times a pass (a read costs a few cycles): a change is
+// stamped (the pass's time, or micros() later in the pass) and handed to the core, whose
+// reflex drives the valve at once when the lick is the one the state waits for.
+static void check_licks(uint32_t now) {
+    for (uint8_t i = 0; i < 2; i++) {
+        uint8_t level = (*lick_reg[i] & lick_mask[i]) ? 1 : 0;
+        if (level != lick_level[i]) {
+            lick_level[i] = level;
+            lp_input(&core, LP_LICK_LEFT + i, level, now ? now : micros());
+        }
+    }
+}
+
+// Frames go out through the UART's data register directly, a byte whenever it is empty
+// (HardwareSerial's write costs 150-400 cycles a byte): a frame is encoded when the last
+// one is out, and no pass ever waits for the line.
+static uint8_t tx_frame[LP_MAX_PAYLOAD + 8], tx_len, tx_at;
+
+static void send() {
+    if (tx_at == tx_len) {
+        tx_len = (uint8_t)lp_tx_next(&core, tx_frame, sizeof tx_frame);
+        tx_at = 0;
+    }
+    while (tx_at < tx_len && (UCSR0A & _BV(UDRE0))) UDR0 = tx_frame[tx_at++];
 }
 
 void loop() {
@@ -100,21 +133,18 @@ void loop() {
         interrupts();
         lp_input(&core, line, level, t);
     }
-    for (uint8_t i = 0; i < 2; i++) {
-        uint8_t level = (*lick_reg[i] & lick_mask[i]) ? 1 : 0;
-        if (level != lick_level[i]) {
-            lick_level[i] = level;
-            lp_input(&core, LP_LICK_LEFT + i, level, now);
-        }
-    }
+    check_licks(now);
     lp_poll(&core, now);
-    int n = Serial.available();
-    while (n-- > 0) lp_rx_byte(&core, (uint8_t)Serial.read());
-    uint8_t frame[LP_MAX_PAYLOAD + 8];
-    int room = Serial.availableForWrite();
-    if (room > 0) {
-        size_t len = lp_tx_next(&core, frame, (size_t)room < sizeof frame ? room : sizeof frame);
-        if (len) Serial.write(frame, len);
+    check_licks(0);
+    // Everything received (bytes arrive every 22 us at 500 kbaud; the 64-byte buffer must
+    // never fill during an upload), with a look at the lick lines every 16 bytes.
+    for (uint8_t k = 1; Serial.available() > 0; k++) {
+        lp_rx_byte(&core, (uint8_t)Serial.read());
+        if ((k & 15) == 0) check_licks(0);
     }
-    digitalWrite(LED_PIN, core.m.running ? HIGH : LOW);
+    check_licks(0);
+    send();
+    check_licks(0);
+    if (core.m.running) *led_reg |= led_mask;
+    else *led_reg &= (uint8_t)~led_mask;
 }

@@ -21,13 +21,18 @@ static void tx_push(lp_core_t *c, const uint8_t *payload, uint8_t n) {
     }
     uint16_t at = wrap((uint16_t)(c->tx_head + c->tx_used));
     c->tx[at] = n;
-    for (uint8_t i = 0; i < n; i++) {
-        at = wrap((uint16_t)(at + 1));
-        c->tx[at] = payload[i];
+    at = wrap((uint16_t)(at + 1));
+    if (at + n <= LP_TX_RING) {
+        memcpy(c->tx + at, payload, n);
+    } else {
+        uint16_t first = (uint16_t)(LP_TX_RING - at);
+        memcpy(c->tx + at, payload, first);
+        memcpy(c->tx, payload + first, n - first);
     }
     c->tx_used = (uint16_t)(c->tx_used + n + 1u);
 }
 
+/* Encodes straight from the ring (no copy on the stack: the Uno's stack is small). */
 size_t lp_tx_next(lp_core_t *c, uint8_t *out, size_t room) {
     if (c->dropped && c->tx_used + 8u <= LP_TX_RING) {  /* say that events were lost */
         uint8_t e[5] = {LP_R_ERROR, LP_E_OVERFLOW, 0, (uint8_t)c->dropped,
@@ -38,20 +43,30 @@ size_t lp_tx_next(lp_core_t *c, uint8_t *out, size_t room) {
     if (c->tx_used == 0) return 0;
     uint8_t n = c->tx[c->tx_head];
     if (room < (size_t)n + 5u) return 0; /* payload + CRC + COBS overhead + 0x00 */
-    uint8_t frame[LP_MAX_PAYLOAD + 2];
-    uint16_t at = c->tx_head;
-    for (uint8_t i = 0; i < n; i++) {
+    uint16_t first = wrap((uint16_t)(c->tx_head + 1)), at = first;
+    uint16_t crc = 0xFFFF;
+    for (uint8_t i = 0; i < n; i++, at = wrap((uint16_t)(at + 1)))
+        crc = lp_crc16_byte(crc, c->tx[at]);
+    size_t code_at = 0, o = 1;
+    uint8_t code = 1;
+    at = first;
+    for (uint8_t i = 0; i < n + 2; i++) { /* COBS over payload + CRC (n + 2 < 254) */
+        uint8_t byte = i < n ? c->tx[at] : (uint8_t)(i == n ? crc : crc >> 8);
         at = wrap((uint16_t)(at + 1));
-        frame[i] = c->tx[at];
+        if (byte == 0) {
+            out[code_at] = code;
+            code_at = o++;
+            code = 1;
+        } else {
+            out[o++] = byte;
+            code++;
+        }
     }
-    uint16_t crc = lp_crc16(frame, n, 0xFFFF);
-    frame[n] = (uint8_t)crc;
-    frame[n + 1] = (uint8_t)(crc >> 8);
-    size_t len = lp_cobs_encode(frame, (size_t)n + 2, out);
-    out[len++] = 0;
-    c->tx_head = wrap((uint16_t)(at + 1));
+    out[code_at] = code;
+    out[o++] = 0;
+    c->tx_head = wrap((uint16_t)(first + n));
     c->tx_used = (uint16_t)(c->tx_used - n - 1u);
-    return len;
+    return o;
 }
 
 static void reply_error(lp_core_t *c, uint8_t code, uint8_t type, uint16_t detail) {
@@ -96,6 +111,7 @@ static void all_off(lp_core_t *c, uint32_t t) {
 }
 
 static void guard_valves(lp_core_t *c) {
+    if (!c->out_value[0] && !c->out_value[1]) return;
     for (uint8_t v = 0; v < 2; v++) {
         if (!c->out_value[v]) continue;
         uint32_t limit = c->valve_opened[v] + c->config.max_open_us[v];
@@ -162,18 +178,15 @@ static void queue(lp_core_t *c, const uint8_t *b) {
     uint8_t slot = (uint8_t)(1 - m->run_slot);
     uint16_t length = lp_get16(b + 4);
     if (m->queued) return reply_error(c, LP_E_BUSY, LP_QUEUE, 0);
-    if (length > LP_BLOB_MAX) return reply_error(c, LP_E_LENGTH, LP_QUEUE, length);
-    if (lp_crc16(m->blob[slot], length, 0xFFFF) != lp_get16(b + 6))
-        return reply_error(c, LP_E_CRC, LP_QUEUE, 0);
+    if (length > LP_BLOB_MAX || length != c->up_next)
+        return reply_error(c, LP_E_LENGTH, LP_QUEUE, length);
+    c->up_next = 0xFFFF;  /* one upload, one queue */
     uint16_t bad = lp_machine_check(m->blob[slot], length);
     if (bad) return reply_error(c, LP_E_MACHINE, LP_QUEUE, (uint16_t)(bad - 1));
     m->queued = 1;
     m->queued_trial = lp_get32(b);
     reply_ack(c, LP_QUEUE, m->queued_trial, 0);
-    if (!m->running) {
-        all_off(c, c->now);  /* an override ends when a trial starts */
-        lp_exec_begin(c, c->now);
-    }
+    /* an idle board starts it at the top of the next loop pass, at that pass's time */
 }
 
 static void abort_trial(lp_core_t *c) {
@@ -211,7 +224,7 @@ static int body_length(uint8_t type) {
     case LP_STATS: return 1;
     case LP_UPLOAD: return 3;
     case LP_OVERRIDE: return 6;
-    case LP_QUEUE: return 8;
+    case LP_QUEUE: return 6;
     case LP_CONFIG: return 11;
     default: return -1;
     }
@@ -233,12 +246,16 @@ static void dispatch(lp_core_t *c, const uint8_t *p, uint8_t n) {
         if (config(c, b)) reply_ack(c, LP_CONFIG, 0, 0);
         else reply_error(c, LP_E_CONFIG, LP_CONFIG, 0);
         break;
-    case LP_UPLOAD: {
+    case LP_UPLOAD: {  /* chunks in order from offset 0 (each frame has its own CRC) */
         uint16_t offset = lp_get16(b), count = (uint16_t)(n - 3);
         if (c->m.queued) return reply_error(c, LP_E_BUSY, LP_UPLOAD, offset);
-        if ((uint32_t)offset + count > LP_BLOB_MAX)
+        if (offset == 0) c->up_next = 0;
+        if (offset != c->up_next || (uint32_t)offset + count > LP_BLOB_MAX) {
+            c->up_next = 0xFFFF;  /* the upload is broken until it starts again at 0 */
             return reply_error(c, LP_E_OFFSET, LP_UPLOAD, offset);
+        }
         memcpy(c->m.blob[1 - c->m.run_slot] + offset, b + 2, count);
+        c->up_next = (uint16_t)(offset + count);
         break;
     }
     case LP_QUEUE: queue(c, b); break;
@@ -247,22 +264,43 @@ static void dispatch(lp_core_t *c, const uint8_t *p, uint8_t n) {
     }
 }
 
-void lp_rx_byte(lp_core_t *c, uint8_t byte) {
-    if (byte != 0) {
-        if (c->rx_len < LP_RX_MAX) c->rx[c->rx_len++] = byte;
-        else c->rx_overflow = 1;
+static void rx_put(lp_core_t *c, uint8_t byte) {
+    if (c->rx_len >= LP_RX_MAX) {
+        c->rx_overflow = 1;
         return;
     }
-    uint8_t n = c->rx_len, overflow = c->rx_overflow;
-    c->rx_len = c->rx_overflow = 0;
-    if (overflow) return reply_error(c, LP_E_TOO_LONG, 0, 0);
-    if (n == 0) return;  /* idle zeros between frames */
-    int len = lp_cobs_decode(c->rx, n);
-    if (len < 3) return reply_error(c, LP_E_COBS, 0, (uint16_t)n);
-    uint16_t crc = lp_get16(c->rx + len - 2);
-    if (lp_crc16(c->rx, (size_t)len - 2, 0xFFFF) != crc)
-        return reply_error(c, LP_E_CRC, c->rx[0], 0);
-    dispatch(c, c->rx, (uint8_t)(len - 2));
+    if (c->rx_len >= 2) c->rx_crc = lp_crc16_byte(c->rx_crc, c->rx[c->rx_len - 2]);
+    c->rx[c->rx_len++] = byte;
+}
+
+static void rx_reset(lp_core_t *c) {
+    c->rx_len = c->rx_overflow = c->rx_started = c->rx_left = c->rx_raw = 0;
+    c->rx_crc = 0xFFFF;
+}
+
+void lp_rx_byte(lp_core_t *c, uint8_t byte) {
+    if (byte != 0) {  /* COBS, decoded as it comes */
+        if (c->rx_raw < 0xFF) c->rx_raw++;
+        if (c->rx_left == 0) {
+            if (c->rx_started && c->rx_code != 0xFF) rx_put(c, 0);
+            c->rx_started = 1;
+            c->rx_code = byte;
+            c->rx_left = (uint8_t)(byte - 1);
+        } else {
+            rx_put(c, byte);
+            c->rx_left--;
+        }
+        return;
+    }
+    uint8_t n = c->rx_len, raw = c->rx_raw, overflow = c->rx_overflow;
+    uint8_t started = c->rx_started, left = c->rx_left;
+    uint16_t crc = c->rx_crc;
+    rx_reset(c);
+    if (!started) return;  /* idle zeros between frames */
+    if (overflow) return reply_error(c, LP_E_TOO_LONG, 0, raw);
+    if (left != 0 || n < 3) return reply_error(c, LP_E_COBS, 0, raw);
+    if (crc != lp_get16(c->rx + n - 2)) return reply_error(c, LP_E_CRC, c->rx[0], 0);
+    dispatch(c, c->rx, (uint8_t)(n - 2));
 }
 
 /* ---- inputs ---------------------------------------------------------------------------------- */
@@ -275,6 +313,12 @@ void lp_input(lp_core_t *c, uint8_t line, uint8_t level, uint32_t t) {
     c->edge_line[at] = line;
     c->edge_level[at] = level;
     c->edge_t[at] = t;
+    /* The reflex: when nothing before this edge can change the state (no other edge
+     * waiting, no timer or pulse due by t, the line not in a debounce lockout), the
+     * state it leads to gets its pins now; the records come in the next pass. */
+    uint8_t bit = (uint8_t)(1u << line);
+    if (c->edge_count == 1 && c->m.running && !(c->locked & bit) && !!(c->level & bit) != level)
+        lp_exec_reflex(c, (uint8_t)(2 * line + !level), t);
 }
 
 static void accept(lp_core_t *c, uint8_t line, uint8_t level, uint32_t t) {
@@ -299,6 +343,7 @@ static void edge(lp_core_t *c, uint8_t line, uint8_t level, uint32_t t) {
 static uint8_t next_due(const lp_core_t *c, uint32_t *t, uint8_t *line) {
     uint8_t found = lp_exec_deadline(c, t);
     *line = 0xFF;
+    if (!c->locked) return found;
     for (uint8_t l = 0; l < LP_N_LINES; l++)
         if ((c->locked & (1u << l)) && (!found || !lp_le(*t, c->lock_until[l]))) {
             *t = c->lock_until[l];
@@ -308,18 +353,21 @@ static uint8_t next_due(const lp_core_t *c, uint32_t *t, uint8_t *line) {
     return found;
 }
 
-/* Everything up to now, in time order; at equal times deadlines come after edges
- * (inputs before Tup, as the reference executor orders one cycle). */
+/* Everything up to now, in time order; at one time: pulse ends, then inputs, then Tup
+ * and debounce ends (the reference executor's order within a cycle). */
 static void advance(lp_core_t *c) {
     for (;;) {
         uint32_t due = 0;
         uint8_t line;
         uint8_t has_due = next_due(c, &due, &line) && lp_le(due, c->now);
-        if (c->edge_count && (!has_due || lp_le(c->edge_t[c->edge_head], due))) {
+        uint8_t has_edge = c->edge_count > 0;
+        uint32_t edge_t = c->edge_t[c->edge_head];
+        if (has_edge && (!has_due || lp_le(edge_t, due))) {
+            if (has_due && edge_t == due) lp_exec_pulses(c, due);
             uint8_t at = c->edge_head;
             c->edge_head = (uint8_t)((c->edge_head + 1) % 8);
             c->edge_count--;
-            edge(c, c->edge_line[at], c->edge_level[at], c->edge_t[at]);
+            edge(c, c->edge_line[at], c->edge_level[at], edge_t);
         } else if (has_due && line != 0xFF) {
             c->locked &= (uint8_t)~(1u << line);
             accept(c, line, !!(c->raw & (1u << line)), due);
@@ -344,6 +392,7 @@ static void watchdog(lp_core_t *c) {
 }
 
 static void overrides(lp_core_t *c) {
+    if (!c->override_on && !c->override_timed) return;
     for (uint8_t ch = 0; ch < LP_N_CHANNELS; ch++) {
         uint8_t bit = (uint8_t)(1u << ch);
         if ((c->override_timed & bit) && lp_le(c->override_end[ch], c->now)) {
@@ -377,6 +426,10 @@ void lp_poll(lp_core_t *c, uint32_t now) {
     if (now < c->now) c->epoch++;
     c->now = now;
     advance(c);
+    if (c->m.queued && !c->m.running) {
+        all_off(c, now);  /* an override ends when a trial starts */
+        lp_exec_begin(c, now);
+    }
     guard_valves(c);
     overrides(c);
     watchdog(c);
@@ -384,9 +437,10 @@ void lp_poll(lp_core_t *c, uint32_t now) {
 }
 
 void lp_loop_period(lp_core_t *c, uint32_t period) {
+    uint16_t p = period > 0xFFFF ? 0xFFFF : (uint16_t)period;
     c->passes++;
-    if (period > c->loop_max) c->loop_max = period > 0xFFFF ? 0xFFFF : (uint16_t)period;
-    uint8_t bucket = period / LP_TICK_US < 15 ? (uint8_t)(period / LP_TICK_US) : 15;
+    if (p > c->loop_max) c->loop_max = p;
+    uint8_t bucket = p >= 15 * LP_TICK_US ? 15 : (uint8_t)(p >> 2);
     if (c->loop_hist[bucket] < 0xFFFF) c->loop_hist[bucket]++;
 }
 
@@ -394,6 +448,8 @@ void lp_init(lp_core_t *c, const lp_board_t *board, uint32_t now) {
     memset(c, 0, sizeof *c);
     c->board = *board;
     c->now = c->last_rx = now;
+    c->rx_crc = 0xFFFF;
+    c->up_next = 0xFFFF;
     c->m.run_slot = 1;  /* the first upload goes to slot 0 */
     c->config.debounce_us[LP_LICK_LEFT] = c->config.debounce_us[LP_LICK_RIGHT] = 1000;
     c->config.heartbeat_us = 1000000UL;

@@ -56,6 +56,15 @@ static void enter(lp_core_t *c, uint8_t index, uint32_t t) {
     }
 }
 
+/* The pins of a state's outputs, before any record is queued: a lick reaches the valve
+ * first (enter() records the same values after and re-drives them harmlessly). */
+static void drive_entry(lp_core_t *c, uint8_t index, uint32_t t) {
+    const uint8_t *st = state_at(c, index);
+    const uint8_t *o = outputs(c) + LP_OUTPUT_SIZE * st[7];
+    for (uint8_t i = 0; i < st[8]; i++, o += LP_OUTPUT_SIZE)
+        lp_drive(c, o[0], o[1], lp_get16(o + 2), t);
+}
+
 static void go(lp_core_t *c, uint8_t target, uint32_t t) {
     if (target == LP_EXIT)
         lp_exec_end(c, t, LP_END_EXIT);
@@ -95,14 +104,17 @@ void lp_exec_end(lp_core_t *c, uint32_t t, uint8_t reason) {
 
 void lp_exec_input(lp_core_t *c, uint8_t event, uint32_t t) {
     if (!c->m.running) return;  /* row 3: no events while idle */
-    lp_emit_event(c, LP_EV_INPUT, t, &event, 1);
     const uint8_t *st = state_at(c, c->m.state);
     const uint8_t *tr = transitions(c) + LP_TRANSITION_SIZE * st[5];
-    for (uint8_t i = 0; i < st[6]; i++)
-        if (tr[LP_TRANSITION_SIZE * i] == event) {
-            go(c, tr[LP_TRANSITION_SIZE * i + 1], t);
-            return;
+    uint8_t target = LP_NONE;
+    for (uint8_t i = 0; i < st[6]; i++, tr += LP_TRANSITION_SIZE)
+        if (tr[0] == event) {
+            target = tr[1];
+            break;
         }
+    if (target < LP_EXIT) drive_entry(c, target, t);
+    lp_emit_event(c, LP_EV_INPUT, t, &event, 1);
+    go(c, target, t);
 }
 
 uint8_t lp_exec_deadline(const lp_core_t *c, uint32_t *t) {
@@ -114,25 +126,46 @@ uint8_t lp_exec_deadline(const lp_core_t *c, uint32_t *t) {
         *t = m->entered + lp_get32(st);
         found = 1;
     }
-    for (uint8_t ch = 0; ch < LP_N_CHANNELS; ch++)
-        if ((m->pulsing & (1u << ch)) && (!found || !lp_le(*t, m->pulse_end[ch]))) {
+    if (!m->pulsing) return found;
+    uint8_t bit = 1;
+    for (uint8_t ch = 0; ch < LP_N_CHANNELS; ch++, bit = (uint8_t)(bit << 1))
+        if ((m->pulsing & bit) && (!found || !lp_le(*t, m->pulse_end[ch]))) {
             *t = m->pulse_end[ch];
             found = 1;
         }
     return found;
 }
 
-void lp_exec_due(lp_core_t *c, uint32_t t) {
+void lp_exec_pulses(lp_core_t *c, uint32_t t) {
     lp_machine_t *m = &c->m;
-    for (uint8_t ch = 0; ch < LP_N_CHANNELS; ch++)  /* pulse ends first (the reference's order) */
+    for (uint8_t ch = 0; ch < LP_N_CHANNELS; ch++)
         if ((m->pulsing & (1u << ch)) && m->pulse_end[ch] == t) {
             m->pulsing &= (uint8_t)~(1u << ch);
             if (!m->held[ch]) record_output(c, ch, 0, 0, t);
         }
+}
+
+void lp_exec_due(lp_core_t *c, uint32_t t) {
+    lp_machine_t *m = &c->m;
+    lp_exec_pulses(c, t); /* pulse ends first (the reference's order) */
+    if (!m->running) return;
     const uint8_t *st = state_at(c, m->state);
     if (st[4] != LP_NONE && m->entered + lp_get32(st) == t) {
         uint8_t tup = LP_TUP;
+        if (st[4] < LP_EXIT) drive_entry(c, st[4], t);
         lp_emit_event(c, LP_EV_INPUT, t, &tup, 1);
         go(c, st[4], t);
     }
+}
+
+void lp_exec_reflex(lp_core_t *c, uint8_t event, uint32_t t) {
+    uint32_t due;
+    if (lp_exec_deadline(c, &due) && lp_le(due, t)) return; /* the state may change first */
+    const uint8_t *st = state_at(c, c->m.state);
+    const uint8_t *tr = transitions(c) + LP_TRANSITION_SIZE * st[5];
+    for (uint8_t i = 0; i < st[6]; i++, tr += LP_TRANSITION_SIZE)
+        if (tr[0] == event) {
+            if (tr[1] < LP_EXIT) drive_entry(c, tr[1], t);
+            return;
+        }
 }

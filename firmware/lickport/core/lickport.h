@@ -36,7 +36,7 @@ extern "C" {
 #define LP_MAX_STATES 20
 #define LP_MAX_TRANSITIONS 32
 #define LP_MAX_OUTPUTS 16
-#define LP_TX_RING 192
+#define LP_TX_RING 160
 #endif
 #define LP_HEADER 4
 #define LP_STATE_SIZE 9
@@ -144,9 +144,12 @@ typedef struct {
     /* bitcode */
     uint8_t bitcode_on, bitcode_level, bitcode_slot;
     uint32_t bitcode_start, bitcode_value;
-    /* receive */
+    /* receive: COBS decoded and the CRC run byte by byte as they arrive */
     uint8_t rx[LP_RX_MAX];
-    uint8_t rx_len, rx_overflow;
+    uint8_t rx_len, rx_overflow, rx_started, rx_code, rx_left, rx_raw;
+    uint16_t rx_crc;
+    /* the upload in progress: the next offset expected */
+    uint16_t up_next;
     /* transmit: [length][payload] records */
     uint8_t tx[LP_TX_RING];
     uint16_t tx_head, tx_used;
@@ -171,6 +174,7 @@ void lp_loop_period(lp_core_t *c, uint32_t period_us);
 
 /* frame.c */
 uint16_t lp_crc16(const uint8_t *data, size_t n, uint16_t crc);
+uint16_t lp_crc16_byte(uint16_t crc, uint8_t byte);
 size_t lp_cobs_encode(const uint8_t *in, size_t n, uint8_t *out);
 /* Decodes in place; returns the decoded length, or -1 on a malformed frame. */
 int lp_cobs_decode(uint8_t *buf, size_t n);
@@ -187,6 +191,11 @@ void lp_exec_input(lp_core_t *c, uint8_t event, uint32_t t);
 /* The executor's next deadline (Tup or pulse end); 0 if none, else 1 and *t. */
 uint8_t lp_exec_deadline(const lp_core_t *c, uint32_t *t);
 void lp_exec_due(lp_core_t *c, uint32_t t);
+/* The reflex: drive the pins of the state an input event leads to, now (its records
+ * follow when the event is processed in time order). */
+void lp_exec_reflex(lp_core_t *c, uint8_t event, uint32_t t);
+/* Only the pulses that end at t (before inputs at the same time). */
+void lp_exec_pulses(lp_core_t *c, uint32_t t);
 /* controller.c (used by executor.c) */
 void lp_emit_event(lp_core_t *c, uint8_t kind, uint32_t t, const uint8_t *body, uint8_t n);
 void lp_drive(lp_core_t *c, uint8_t channel, uint8_t value, uint16_t freq, uint32_t t);

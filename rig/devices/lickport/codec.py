@@ -16,6 +16,7 @@ from rig.fsm.model import EVENTS
 from rig.schema.hardware import INPUT_CHANNELS, OUTPUT_CHANNELS
 
 PROTOCOL = 1
+BAUD = 500_000
 MAX_PAYLOAD = 64
 UPLOAD_CHUNK = MAX_PAYLOAD - 3  # type + offset
 NO_TRIAL = 0xFFFFFFFF
@@ -123,7 +124,7 @@ def upload(blob: bytes, trial: int) -> list[bytes]:
         frame(b"U" + struct.pack("<H", at) + blob[at : at + UPLOAD_CHUNK])
         for at in range(0, len(blob), UPLOAD_CHUNK)
     ]
-    return [*frames, frame(b"Q" + struct.pack("<IHH", trial, len(blob), crc16(blob)))]
+    return [*frames, frame(b"Q" + struct.pack("<IH", trial, len(blob)))]
 
 
 # -- board -> host ----------------------------------------------------------------------------

@@ -1,0 +1,36 @@
+"""``rig emulate lickport``: the real firmware in a simulated Uno, a simulated mouse at its
+pins, served on a pseudo-terminal until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import random
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from rig.schema.hardware import HardwareConfig
+from rig.schema.loader import load_model
+from rig.sim.brain import Brain
+from rig.sim.lickport.build import FIRMWARE_DIR, ensure_built
+from rig.sim.lickport.harness import Harness
+from rig.sim.lickport.world import WATCH, LickportWorld
+from rig.sim.mouse import Mouse
+
+DEFAULT_RIG = FIRMWARE_DIR.parent / "hardware_configs" / "lickport-emulator.yaml"
+
+
+def serve(
+    *, realtime: bool, seed: int, rig: Path | None, announce: Callable[[str], None] = print
+) -> None:
+    hardware = load_model(rig or DEFAULT_RIG, HardwareConfig)
+    elf, binary = ensure_built()
+    rng = random.Random(seed)
+    mouse = Mouse(Brain.new(rng), random.Random(rng.random()))
+    with Harness(binary, elf, realtime=realtime, watch=WATCH) as harness:
+        world = LickportWorld(harness, mouse, hardware.delivered_ul)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: world.stop())
+        announce(f"port: {harness.port}")
+        world.serve()
+    if world.error is not None:
+        raise world.error
