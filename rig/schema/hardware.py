@@ -115,6 +115,7 @@ class Lickport(Strict):
     debounce_ms: Annotated[float, Field(ge=0, le=50)] = 1.0  # lick lines; 0: none
     heartbeat_timeout_s: Annotated[float, Field(ge=0.1, le=60)] = 1.0  # then valves close
     bitcode: bool = True  # the trial number on the bitcode pin at each trial start
+    board: Literal["uno", "mega"] = "uno"  # how many states a machine may have
 
 
 class SimulatedMouse(Strict):

@@ -6,6 +6,7 @@ when there is one.
 
 from __future__ import annotations
 
+from rig.devices.lickport.compiler import MEGA, UNO, LickportCompileError, compile_blob
 from rig.fsm.model import StateMachineError
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
@@ -51,7 +52,8 @@ def _volumes(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
 
 
 def _machines(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
-    """Every trial variant of every curriculum step builds into a valid state machine."""
+    """Every trial variant of every curriculum step builds into a valid state machine
+    (that the lick-port board, when the rig has one, can hold)."""
     problems = []
     labels, primes = protocol.step_labels(), protocol.step_primes()
     for i, step in enumerate(protocol.curriculum):
@@ -63,8 +65,11 @@ def _machines(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
                     settings.delay_s,
                 )  # fmt: skip
                 try:
-                    build_trial(protocol, hardware, spec)
-                except (ValueError, StateMachineError) as exc:
+                    machine = build_trial(protocol, hardware, spec)
+                    if hardware.device.kind == "lickport":  # what the board's RAM holds
+                        board = hardware.lickport.board
+                        compile_blob(machine, UNO if board == "uno" else MEGA)
+                except (ValueError, StateMachineError, LickportCompileError) as exc:
                     problems.append(f"curriculum step {i + 1} ({labels[i]}), {side}: {exc}")
                     break
     return problems

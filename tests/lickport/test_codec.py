@@ -133,3 +133,18 @@ def test_what_the_board_cannot_hold_is_refused_with_reasons() -> None:
     assert f"{len(machine.states)} states; the board holds 8" in text
     assert "transitions (Tup aside); the board holds 5" in text
     assert "outputs" not in text
+
+
+def test_the_preflight_check_refuses_what_the_board_cannot_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rig.session.preflight as preflight
+
+    protocol = load_model(ROOT / "protocols/tactile_T1.yaml", Protocol)
+    hardware = load_model(ROOT / "hardware_configs/lickport-emulator.yaml", HardwareConfig)
+    assert preflight.preflight(protocol, hardware) == []
+    monkeypatch.setattr(preflight, "UNO", Limits(max_states=10))  # a smaller board
+    problems = preflight.preflight(protocol, hardware)
+    assert problems and "states; the board holds 10" in problems[0]
+    sim = load_model(ROOT / "hardware_configs/sim.yaml", HardwareConfig)
+    assert preflight.preflight(protocol, sim) == []  # only a lick-port rig is held to it

@@ -57,3 +57,32 @@ def test_t1_runs_100_trials_on_the_real_firmware(root: Path, tmp_path: Path) -> 
     assert {r["dead_time_ms"] for r in records[1:]} == {0.0}
     outcomes = {r["outcome"] for r in records}
     assert "hit" in outcomes and len(outcomes) >= 2  # the mouse really did the task
+
+
+@pytest.mark.realtime
+def test_rig_emulate_lickport_serves_the_board_until_sigterm(root: Path) -> None:
+    """What another program sees: a port that answers as a board, then a clean exit."""
+    import signal
+
+    from rig.devices.lickport import codec
+    from rig.devices.lickport.client import LickportClient
+    from rig.transport.serial_port import SerialTransport
+
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "rig.cli", "emulate", "lickport", "--seed", "2"],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert emulator.stdout is not None
+        line = emulator.stdout.readline()
+        assert line.startswith("port: /dev/pts/"), line + emulator.stderr.read()
+        client = LickportClient(SerialTransport(line.split()[1], codec.BAUD))
+        hello = client.connect(boot_s=10)
+        assert (hello.board, hello.protocol, hello.max_states) == ("uno", 1, 20)
+        status = client.status()
+        assert not status.running and status.t_us > 0
+        client.close()
+    finally:
+        emulator.send_signal(signal.SIGTERM)
+        assert emulator.wait(15) == 0

@@ -113,7 +113,9 @@ def test_a_valve_asked_for_longer_than_its_maximum_is_cut_at_the_maximum(
     lockstep.client.send_machine(compile_blob(reward(2.0, state_s=2.5)), 1)
     opened = lockstep.run_until_edge("PD6", 1).cycle
     closed = lockstep.run_until_edge("PD6", 0).cycle
-    assert 200 <= (closed - opened) / MS <= 200.1  # the cut comes within one loop pass
+    # never longer than the maximum (the pin rises a little after the trial's start time,
+    # which the cut counts from), and cut within a loop pass of it
+    assert 199.8 <= (closed - opened) / MS <= 200.0
     lockstep.run_for(2.5)
     events = lockstep.events()
     (start,) = [e for e in events if e.kind == "trial_start"]
@@ -129,13 +131,11 @@ def test_a_valve_asked_for_longer_than_its_maximum_is_cut_at_the_maximum(
 def test_garbage_from_the_host_is_reported_and_skipped(lockstep: Board) -> None:
     rng = random.Random(3)
     good = codec.hello()
-    stream = b""
-    for _ in range(10):
+    for _ in range(10):  # bursts of noise on the line, each followed by a good frame
         junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 90)))
         truncated = good[: rng.randrange(1, len(good) - 1)]
-        stream += junk + b"\x00" + truncated + b"\x00" + good
-    lockstep.client.write(stream)
-    lockstep.run_for(0.2)
+        lockstep.client.write(junk + b"\x00" + truncated + b"\x00" + good)
+        lockstep.run_for(0.02)
     hellos = [m for m in lockstep.messages if isinstance(m, codec.Hello)]
     errors = [m for m in lockstep.messages if isinstance(m, codec.BoardError)]
     assert len(hellos) == 10  # every good frame answered, in spite of what came before
