@@ -108,69 +108,89 @@ def _t1_machines(n: int) -> list[StateMachine]:
     ]
 
 
-def loop_and_dead_time(b: Board, seconds: float = 60.0) -> dict[str, Any]:
-    """T1 machines back to back with a 30 Hz frame clock and licks every ~140 ms."""
+def loop_and_dead_time(b: Board, seconds: float = 120.0) -> dict[str, Any]:
+    """T1 machines back to back with a 30 Hz frame clock (1 ms pulses); after each go cue
+    a bout of four licks 140 ms apart on a random side, 30 ms contacts."""
     machines = iter(_t1_machines(1000))
+    first = len(b.messages)  # what the latency part left is not this figure's
     b.client.write(codec.stats(reset=True))
     b.run_until_message(codec.LoopStats)
     trial = 1000
     b.client.send_machine(compile_blob(next(machines)), trial)
     rng = random.Random(8)
-    frame_period, lick_period = CYCLES_PER_S / 30, 0.14 * CYCLES_PER_S
+    frame_period = CYCLES_PER_S / 30
     t_end = b.cycle + seconds * CYCLES_PER_S
-    next_frame, next_lick, lick_pin = float(b.cycle), b.cycle + lick_period, ""
-    queued = 1
+    next_frame, next_stats = float(b.cycle), b.cycle + CYCLES_PER_S
+    licks: list[tuple[float, str, int]] = []  # (cycle, pin, level)
+    queued, outputs_seen = 1, len(b.outputs)
     while b.cycle < t_end:
-        started = sum(1 for e in b.events() if e.kind == "trial_start")
+        started = sum(
+            1 for m in b.messages[first:] if isinstance(m, codec.Event) and m.kind == "trial_start"
+        )
         if started == queued:  # the last one sent has started: send the next
             trial += 1
             queued += 1
             b.client.send_machine(compile_blob(next(machines)), trial)
-        upcoming = min(next_frame, next_lick)
+        for out in b.outputs[outputs_seen:]:
+            if out.pin == "PB1" and 3000 < out.value < 4500:  # the go cue: a bout
+                pin = rng.choice(("PD4", "PD5"))
+                for k in range(4):
+                    at = out.cycle + (0.2 + 0.14 * k) * CYCLES_PER_S
+                    licks += [(at, pin, 1), (at + 0.03 * CYCLES_PER_S, pin, 0)]
+        outputs_seen = len(b.outputs)
+        licks.sort()
+        upcoming = min(next_frame, next_stats, licks[0][0] if licks else t_end)
         b.run_to(round(upcoming))
-        if upcoming == next_frame:
+        if upcoming == next_stats:
+            b.client.write(codec.stats(reset=True))
+            next_stats += CYCLES_PER_S
+        elif upcoming == next_frame:
             b.harness.set("PD2", 1)
             b.run_for(0.001)
             b.harness.set("PD2", 0)
             next_frame += frame_period
-        else:
-            if lick_pin:  # the tongue leaves the port 30 ms after touching it
-                b.harness.set(lick_pin, 0)
-                lick_pin = ""
-                next_lick += lick_period - 0.03 * CYCLES_PER_S
-            else:
-                lick_pin = rng.choice(("PD4", "PD5"))
-                b.harness.set(lick_pin, 1)
-                next_lick += 0.03 * CYCLES_PER_S
-    b.client.write(codec.stats())
-    stats = b.run_until_message(codec.LoopStats)
-    assert isinstance(stats, codec.LoopStats)
-    events = b.events()
-    ends = {}
-    gaps = []
+        elif licks:
+            _, pin, level = licks.pop(0)
+            b.harness.set(pin, level)
+    b.client.write(codec.stats(reset=True))
+    b.run_until_message(codec.LoopStats)
+    windows = [m for m in b.messages[first:] if isinstance(m, codec.LoopStats)][1:]
+    hist = [sum(w.histogram[i] for w in windows) for i in range(16)]
+    passes = sum(w.passes for w in windows)
+    events = [m for m in b.messages[first:] if isinstance(m, codec.Event)]
+    ends: dict[str, int] = {}
+    gaps, durations, started_at = [], [], 0
     for e in events:
         if e.kind == "trial_end":
             ends["last"] = e.t_us
-        elif e.kind == "trial_start" and "last" in ends:
-            gaps.append(e.t_us - ends.pop("last"))
-    hist = stats.histogram
-    half, seen, p50 = stats.passes / 2, 0, 0
-    for bucket, count in enumerate(hist):
-        seen += count
-        if seen >= half:
-            p50 = bucket * 4 + 2  # the bucket's middle
-            break
+            durations.append((e.t_us - started_at) / 1e6)
+        elif e.kind == "trial_start":
+            started_at = e.t_us
+            if "last" in ends:
+                gaps.append(e.t_us - ends.pop("last"))
     frames = sum(1 for e in events if e.kind == "input" and e.name == "frame_clock")
     return {
-        "loop_passes": stats.passes,
-        "loop_period_us_p50": p50,
-        "loop_period_us_max": stats.max_us,
-        "loop_histogram_4us_buckets": list(hist),
+        "loop_passes": passes,
+        "loop_period_us_p50": _percentile(hist, 0.5),
+        "loop_period_us_p99": _percentile(hist, 0.99),
+        "loop_period_us_max": max(w.max_us for w in windows),
+        "loop_histogram_4us_buckets": hist,
         "frame_clock_pulses_sent": round(seconds * 30),
         "frame_clock_events": frames,
         "dead_time_us": sorted(set(gaps)),
         "trials_back_to_back": len(gaps) + 1,
+        "trial_s_median": round(statistics.median(durations), 3) if durations else None,
     }
+
+
+def _percentile(hist: list[int], q: float) -> str:
+    """The bucket holding the q-quantile, as a range in microseconds."""
+    total, seen = sum(hist), 0
+    for bucket, count in enumerate(hist):
+        seen += count
+        if seen >= q * total:
+            return f"{4 * bucket}-{4 * bucket + 4}" if bucket < 15 else ">= 60"
+    return ">= 60"
 
 
 def sizes() -> dict[str, Any]:

@@ -25,9 +25,8 @@ static const uint32_t BAUD = 500000UL;  // exact at 16 MHz; the loop keeps up wi
 static lp_core_t core;
 static volatile uint8_t *out_reg[LP_N_CHANNELS + 1];
 static uint8_t out_mask[LP_N_CHANNELS + 1];
-static volatile uint8_t *lick_reg[2], *led_reg;
+static volatile uint8_t *led_reg;
 static uint8_t led_mask;
-static uint8_t lick_mask[2], lick_level[2];
 static int8_t sounding = -1;  // the tone channel on the speaker
 
 // Edges caught by the interrupts, with their micros() stamps.
@@ -78,11 +77,7 @@ void setup() {
     pinMode(LED_PIN, OUTPUT);
     led_reg = portOutputRegister(digitalPinToPort(LED_PIN));
     led_mask = digitalPinToBitMask(LED_PIN);
-    for (uint8_t i = 0; i < 2; i++) {
-        pinMode(LICK_PINS[i], INPUT);
-        lick_reg[i] = portInputRegister(digitalPinToPort(LICK_PINS[i]));
-        lick_mask[i] = digitalPinToBitMask(LICK_PINS[i]);
-    }
+    for (uint8_t i = 0; i < 2; i++) pinMode(LICK_PINS[i], INPUT);
     pinMode(FRAME_PIN, INPUT);
     pinMode(AUX_PIN, INPUT);
     Serial.begin(BAUD);
@@ -93,17 +88,26 @@ void setup() {
     attachInterrupt(digitalPinToInterrupt(AUX_PIN), aux_edge, CHANGE);
 }
 
-// The lick lines, read several times a pass (a read costs a few cycles): a change is
+// The lick lines, read several times a pass (a read is one port load): a change is
 // stamped (the pass's time, or micros() later in the pass) and handed to the core, whose
 // reflex drives the valve at once when the lick is the one the state waits for.
-static void check_licks(uint32_t now) {
-    for (uint8_t i = 0; i < 2; i++) {
-        uint8_t level = (*lick_reg[i] & lick_mask[i]) ? 1 : 0;
-        if (level != lick_level[i]) {
-            lick_level[i] = level;
-            lp_input(&core, LP_LICK_LEFT + i, level, now ? now : micros());
-        }
-    }
+#if defined(RIG_BOARD_MEGA)  // D4 = PG5, D5 = PE3
+#define LICK_BITS() ((uint8_t)(((PING >> 5) & 1) | ((PINE >> 2) & 2)))
+#else  // D4, D5 = PD4, PD5
+#define LICK_BITS() ((uint8_t)((PIND >> 4) & 3))
+#endif
+static uint8_t licks;  // bit 0 left, bit 1 right, as last handed to the core
+
+static void __attribute__((noinline)) licks_changed(uint8_t bits, uint32_t now) {
+    uint32_t t = now ? now : micros();
+    for (uint8_t i = 0; i < 2; i++)
+        if (((bits ^ licks) >> i) & 1) lp_input(&core, LP_LICK_LEFT + i, (bits >> i) & 1, t);
+    licks = bits;
+}
+
+static inline __attribute__((always_inline)) void check_licks(uint32_t now) {
+    uint8_t bits = LICK_BITS();
+    if (bits != licks) licks_changed(bits, now);
 }
 
 // Frames go out through the UART's data register directly, a byte whenever it is empty
