@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from rig.sim.brain import Brain
 
 SAMPLE_TONES = {"sample_tone_high", "sample_tone_low"}
+# The tone each tone channel plays on an emulated device (a Bpod gates its tones by channel;
+# the lick-port board plays them on one speaker, told apart by frequency).
+TONE_HZ = {"sample_tone_high": 10_000.0, "sample_tone_low": 2_000.0, "go_cue": 3_700.0}
 VALVES = {"valve_left": "left", "valve_right": "right"}
 PORT = {"left": "lick_left", "right": "lick_right"}
 

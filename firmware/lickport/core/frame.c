@@ -1,4 +1,5 @@
-/* Framing: COBS (so 0x00 only ever ends a frame) over payload + CRC-16/CCITT-FALSE. */
+/* CRC-16/CCITT-FALSE for the frames. COBS is done as bytes come and go: decoding in
+ * lp_rx_byte, encoding straight from the send ring in lp_tx_next (controller.c). */
 #include "lickport.h"
 
 /* poly 0x1021, init 0xFFFF (passed in), no reflection, no final xor; a byte at a time
@@ -52,39 +53,4 @@ uint16_t lp_crc16_byte(uint16_t crc, uint8_t byte) {
 uint16_t lp_crc16(const uint8_t *data, size_t n, uint16_t crc) {
     for (size_t i = 0; i < n; i++) crc = lp_crc16_byte(crc, data[i]);
     return crc;
-}
-
-size_t lp_cobs_encode(const uint8_t *in, size_t n, uint8_t *out) {
-    size_t code_at = 0, o = 1;
-    uint8_t code = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (in[i] == 0) {
-            out[code_at] = code;
-            code_at = o++;
-            code = 1;
-        } else {
-            out[o++] = in[i];
-            if (++code == 0xFF) {
-                out[code_at] = code;
-                code_at = o++;
-                code = 1;
-            }
-        }
-    }
-    out[code_at] = code;
-    return o;
-}
-
-int lp_cobs_decode(uint8_t *buf, size_t n) {
-    size_t i = 0, o = 0;
-    while (i < n) {
-        uint8_t code = buf[i++];
-        if (code == 0 || i + code - 1 > n) return -1;
-        for (uint8_t k = 1; k < code; k++) {
-            if (buf[i] == 0) return -1;
-            buf[o++] = buf[i++];
-        }
-        if (code != 0xFF && i < n) buf[o++] = 0;
-    }
-    return (int)o;
 }

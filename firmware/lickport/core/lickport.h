@@ -175,9 +175,6 @@ void lp_loop_period(lp_core_t *c, uint32_t period_us);
 /* frame.c */
 uint16_t lp_crc16(const uint8_t *data, size_t n, uint16_t crc);
 uint16_t lp_crc16_byte(uint16_t crc, uint8_t byte);
-size_t lp_cobs_encode(const uint8_t *in, size_t n, uint8_t *out);
-/* Decodes in place; returns the decoded length, or -1 on a malformed frame. */
-int lp_cobs_decode(uint8_t *buf, size_t n);
 
 /* machine.c: 0 if the blob is a runnable machine, else 1 + the offset of the bad field. */
 uint16_t lp_machine_check(const uint8_t *blob, uint16_t length);

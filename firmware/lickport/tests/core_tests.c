@@ -16,6 +16,43 @@ static int failures, checks;
         }                                                                         \
     } while (0)
 
+/* A plain COBS codec, the tests' own: frames are built and checked with it, apart from
+ * the core's streaming one. */
+static size_t lp_cobs_encode(const uint8_t *in, size_t n, uint8_t *out) {
+    size_t code_at = 0, o = 1;
+    uint8_t code = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] == 0) {
+            out[code_at] = code;
+            code_at = o++;
+            code = 1;
+        } else {
+            out[o++] = in[i];
+            if (++code == 0xFF) {
+                out[code_at] = code;
+                code_at = o++;
+                code = 1;
+            }
+        }
+    }
+    out[code_at] = code;
+    return o;
+}
+
+static int lp_cobs_decode(uint8_t *buf, size_t n) {
+    size_t i = 0, o = 0;
+    while (i < n) {
+        uint8_t code = buf[i++];
+        if (code == 0 || i + code - 1 > n) return -1;
+        for (uint8_t k = 1; k < code; k++) {
+            if (buf[i] == 0) return -1;
+            buf[o++] = buf[i++];
+        }
+        if (code != 0xFF && i < n) buf[o++] = 0;
+    }
+    return (int)o;
+}
+
 /* The board: what each output pin was last set to, and when (the test's clock). */
 static uint8_t pin[LP_N_CHANNELS + 1];
 static uint32_t clock_now;

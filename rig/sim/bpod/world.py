@@ -11,9 +11,7 @@ from collections.abc import Callable, Mapping
 
 from rig.fsm.executor import CYCLES_PER_S
 from rig.sim.bpod.firmware import BpodFirmware
-from rig.sim.mouse import Mouse
-
-TONE_HZ = {"sample_tone_high": 10_000.0, "sample_tone_low": 2_000.0, "go_cue": 3_700.0}
+from rig.sim.mouse import TONE_HZ, Mouse
 
 
 class BpodWorld:

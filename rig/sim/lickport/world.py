@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from rig.sim.device import World
 from rig.sim.lickport.harness import CYCLES_PER_S, Harness
+from rig.sim.mouse import TONE_HZ
 
 # The Uno's pins by AVR port (firmware/lickport/arduino/lickport.cpp).
 INPUT_PINS = {"lick_left": "PD4", "lick_right": "PD5", "frame_clock": "PD2", "aux": "PD3"}
@@ -27,7 +28,6 @@ OUTPUT_PINS = {
     "PB4": "trial_ttl",
 }
 WATCH = ["PD6", "PD7", "PB0", "PB1:tone", "PB2:pwm", "PB4"]
-TONE_HZ = {"sample_tone_high": 10_000.0, "sample_tone_low": 2_000.0, "go_cue": 3_700.0}
 STEP_S = 0.05  # the longest the thread runs the board blind (so it can be stopped)
 
 
