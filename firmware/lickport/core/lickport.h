@@ -193,6 +193,8 @@ void lp_exec_due(lp_core_t *c, uint32_t t);
 void lp_exec_reflex(lp_core_t *c, uint8_t event, uint32_t t);
 /* Only the pulses that end at t (before inputs at the same time). */
 void lp_exec_pulses(lp_core_t *c, uint32_t t);
+/* inputs.c: every edge and deadline up to c->now, in time order */
+void lp_advance(lp_core_t *c);
 /* controller.c (used by executor.c) */
 void lp_emit_event(lp_core_t *c, uint8_t kind, uint32_t t, const uint8_t *body, uint8_t n);
 void lp_drive(lp_core_t *c, uint8_t channel, uint8_t value, uint16_t freq, uint32_t t);
