@@ -76,6 +76,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rig.devices.bpod.client import BpodError
+    from rig.devices.lickport.client import LickportError
     from rig.session.progress import ProgressBar, format_summary
     from rig.session.runner import SessionError
     from rig.session.session import SessionRequest, run_session
@@ -107,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:  # the session files could not be written: the session stopped
         print(f"rig run: cannot write the session's files: {exc}", file=sys.stderr)
         return 1
-    except (SessionError, BpodError) as exc:
+    except (SessionError, BpodError, LickportError) as exc:
         print(f"rig run: the session stopped: {exc}", file=sys.stderr)
         return 1
     finally:

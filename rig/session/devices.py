@@ -24,14 +24,14 @@ from rig.devices.bpod.client import BpodClient
 from rig.devices.bpod.device import BpodDevice
 from rig.devices.bpod.hardware import PROFILES
 from rig.devices.lickport import codec
-from rig.devices.lickport.client import LickportClient
+from rig.devices.lickport.client import LickportClient, LickportError
 from rig.devices.lickport.device import LickportDevice
 from rig.schema.hardware import HardwareConfig
 from rig.sim.bpod.server import BpodServer
 from rig.sim.bpod.world import BpodWorld
 from rig.sim.brain import Brain
-from rig.sim.lickport.build import ensure_built
-from rig.sim.lickport.harness import Harness
+from rig.sim.lickport.build import BuildError, ensure_built
+from rig.sim.lickport.harness import Harness, HarnessError
 from rig.sim.lickport.world import WATCH, LickportWorld
 from rig.sim.mouse import Mouse
 from rig.sim.subject import simulated_device
@@ -126,8 +126,12 @@ def _emulated_lickport(
     mode = parse_qs(parsed.query).get("mode", ["realtime"])[0]
     if parsed.netloc != "lickport" or mode not in ("realtime", "fast"):
         raise ValueError(f"device url {url!r}: use emulate://lickport?mode=realtime|fast")
-    elf, binary = ensure_built()
-    with Harness(binary, elf, realtime=mode == "realtime", watch=WATCH) as harness:
+    try:
+        elf, binary = ensure_built()
+        harness = Harness(binary, elf, realtime=mode == "realtime", watch=WATCH)
+    except (BuildError, HarnessError) as exc:
+        raise LickportError(f"the emulated lick-port board cannot start: {exc}") from None
+    with harness:
         world = LickportWorld(
             harness, Mouse(brain, random.Random(rng.random())), hardware.delivered_ul
         )
@@ -139,4 +143,4 @@ def _emulated_lickport(
             world.stop()
             thread.join(5)
         if world.error is not None:
-            raise world.error
+            raise LickportError(f"the simulated board failed: {world.error}") from world.error

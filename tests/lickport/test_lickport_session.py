@@ -86,3 +86,23 @@ def test_rig_emulate_lickport_serves_the_board_until_sigterm(root: Path) -> None
     finally:
         emulator.send_signal(signal.SIGTERM)
         assert emulator.wait(15) == 0
+
+
+@pytest.mark.realtime
+def test_a_board_other_than_the_configured_one_is_refused(root: Path, tmp_path: Path) -> None:
+    config = yaml.safe_load((root / "hardware_configs/lickport-emulator.yaml").read_text())
+    config["lickport"]["board"] = "mega"
+    rig = tmp_path / "mega.yaml"
+    rig.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "rig.cli", "run", "--rig", str(rig), "--protocol",
+         "protocols/tactile_T1.yaml", "--subject", "lp2", "--trials", "1",
+         "--data-dir", str(tmp_path / "data")],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "rig run: the session stopped:" in result.stderr
+    assert "the board is an Arduino uno" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "lickport.board: mega" in result.stderr

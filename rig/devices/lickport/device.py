@@ -53,8 +53,14 @@ class LickportDevice:
     def open(self, hardware: HardwareConfig) -> codec.Hello:
         """Hello, configuration from the hardware config, and the clock's zero."""
         hello = self.client.connect()
-        self.limits = Limits(hello.max_states, hello.max_transitions, hello.max_outputs)
         settings = hardware.lickport
+        if hello.board != settings.board:  # the pre-flight check held machines to the config's
+            raise LickportError(
+                f"{self.client.transport.name}: the board is an Arduino {hello.board} "
+                f"(firmware {hello.firmware}); the hardware config says lickport.board: "
+                f"{settings.board}"
+            )
+        self.limits = Limits(hello.max_states, hello.max_transitions, hello.max_outputs)
         self.client.configure(
             debounce_us=round(settings.debounce_ms * 1000),
             heartbeat_ms=round(settings.heartbeat_timeout_s * 1000),
