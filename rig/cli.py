@@ -15,6 +15,8 @@ rig emulate bpod [--profile r2-fw23] [--rig R --seed S]
 rig emulate lickport [--realtime|--fast] [--seed S] [--rig R]
                                 the lick-port firmware in a simulated Uno, a simulated
                                 mouse at its pins (prints its port)
+rig subjects add|list|show|reindex [SUBJECT] [--data-dir D]
+                                the subject registry (SQLite in the data folder)
 rig serve --rig R [--endpoint tcp://*:5555] [--data-dir D] [--speed X]
                                 the rig's controller: sessions started and steered by GUIs
 rig align SESSION_DIR TIFF_DIR  which imaging frame each trial epoch began in, per plane
@@ -350,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--curve-key", default=None, help="scope: file with the CURVE secret key")
     p.add_argument("--dir", default="", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_emulate)
+
+    from rig.subjects.cli import register as add_subjects_command
+
+    add_subjects_command(sub)
 
     p = sub.add_parser("serve", help="run the rig's controller for GUIs")
     _add_controller_options(p)

@@ -10,8 +10,10 @@ simulated mouse is loaded from, and saved back to, ``<data_dir>/<subject>/sim_mo
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,8 +36,11 @@ from rig.session.runner import SessionRunner
 from rig.sim.brain import Brain
 from rig.sim.scope import START_DEVICE_T, acquire, scope_settings
 from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse
+from rig.subjects.registry import Registry, RegistryError
 from rig.task.context import Position
 from rig.task.stats import RollingStats
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -202,8 +207,19 @@ def run_session(
             )
             subject_dir.mkdir(parents=True, exist_ok=True)
             write_json_atomic(subject_dir / SIM_MOUSE_FILE, brain.to_json())
+            _index(request.data_dir.expanduser(), recorder.dir)
             bus.publish(SessionEnded(status, summary))
     return SessionOutcome(recorder.dir, status, summary)
+
+
+def _index(data_dir: Path, folder: Path) -> None:
+    """Keep the subject registry current. The session's files are the record: a registry
+    that cannot be written is only logged (``rig subjects reindex`` repairs it)."""
+    try:
+        with Registry(data_dir) as registry:
+            registry.index_session(folder)
+    except (RegistryError, sqlite3.Error) as exc:
+        log.warning("the subject registry was not updated for %s: %s", folder, exc)
 
 
 def _metadata(

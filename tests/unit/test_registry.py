@@ -34,6 +34,29 @@ def _switches(data: Path, subject: str) -> list[dict[str, object]]:
     return out
 
 
+def test_each_session_is_indexed_when_it_ends(data_dir: Path) -> None:
+    with Registry(data_dir) as registry:  # no reindex: the sessions did it
+        assert [len(registry.sessions(s)) for s in ("m1", "m2")] == [3, 3]
+        assert registry.context_history("m1")[0].label == "T1"
+
+
+def test_rig_subjects_add_list_show(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-dir", str(data_dir)]
+    assert main(["subjects", "add", "m3", "--sex", "M", "--genotype", "CaMKII-tTA", *data]) == 0
+    assert main(["subjects", "reindex", *data]) == 0
+    assert "6 sessions indexed" in capsys.readouterr().out
+    assert main(["subjects", "list", *data]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert set(rows) == {"m1", "m2", "m3"}
+    assert "CaMKII-tTA" in rows["m3"] and rows["m3"].split()[3] == "0"  # no session yet
+    assert main(["subjects", "show", "m1", *data]) == 0
+    shown = capsys.readouterr().out
+    sessions = shown.split("contexts")[0]
+    assert sessions.count(" trials ") == 3 and sessions.count("completed") == 3
+    first = Registry(data_dir).context_history("m1")[0]
+    assert f"T1   {first.trials} trials to criterion" in shown
+
+
 def test_the_context_history_is_the_sessions_switches(data_dir: Path) -> None:
     with Registry(data_dir) as registry:
         assert registry.reindex() == 6

@@ -1,0 +1,77 @@
+"""``rig subjects add|list|show|reindex``: the registry from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from rig.schema.hardware import HardwareConfig
+from rig.schema.loader import load_model
+from rig.subjects.registry import Registry
+
+
+def register(sub: Any) -> None:
+    """Add ``subjects`` to the ``rig`` command's subparsers."""
+    p = sub.add_parser("subjects", help="the subject registry: add, list, show, reindex")
+    p.add_argument("action", choices=["add", "list", "show", "reindex"])
+    p.add_argument("subject", nargs="?", help="add, show: the subject id")
+    p.add_argument("--rig", default="hardware_configs/sim.yaml", help="for its data_dir")
+    p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
+    p.add_argument("--sex", default="")
+    p.add_argument("--birth-date", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
+    p.add_argument("--genotype", default="")
+    p.add_argument("--notes", default="")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    if data_dir is None:
+        data_dir = load_model(Path(args.rig), HardwareConfig).data_dir
+    if args.action in ("add", "show") and not args.subject:
+        print(f"rig subjects {args.action}: which subject?")
+        return 2
+    with Registry(data_dir.expanduser()) as registry:
+        if args.action == "add":
+            registry.add_subject(args.subject, sex=args.sex, birth_date=args.birth_date,
+                                 genotype=args.genotype, notes=args.notes)  # fmt: skip
+            print(f"subject {args.subject} added to {data_dir}")
+        elif args.action == "reindex":
+            print(f"{registry.reindex()} sessions indexed in {data_dir}")
+        elif args.action == "list":
+            print(_table(registry.subjects()))
+        else:
+            print(_show(registry, args.subject))
+    return 0
+
+
+def _table(subjects: list[dict[str, Any]]) -> str:
+    lines = [f"{'subject':<14}{'sex':<5}{'genotype':<14}{'sessions':>9}  {'last session':<26}now"]
+    for s in subjects:
+        lines.append(
+            f"{s['id']:<14}{s['sex']:<5}{s['genotype']:<14}{s['sessions']:>9}  "
+            f"{s['last_session'] or '-':<26}{s['context'] or 'done'}"
+        )
+    return "\n".join(lines)
+
+
+def _show(registry: Registry, subject: str) -> str:
+    lines = [f"subject {subject}", "", "sessions"]
+    for s in registry.sessions(subject):
+        pc = "-" if s["percent_correct"] is None else f"{s['percent_correct']:.0f} %"
+        lines.append(
+            f"  {s['start_time']:<26}{s['protocol']:<22}{s['start_label']:>4} -> "
+            f"{s['end_label'] or '?':<4}{s['trials']:>5} trials {pc:>6}  {s['status']}"
+        )
+    lines += ["", "contexts"]
+    for c in registry.context_history(subject):
+        to_criterion = c.trials_to_criterion
+        how = (
+            "now" if c.left_session is None
+            else f"{to_criterion} trials to criterion" if to_criterion is not None
+            else f"left after {c.trials} trials ({c.reason})"
+        )  # fmt: skip
+        lines.append(f"  {c.label:<5}{how}")
+    return "\n".join(lines)
