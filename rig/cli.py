@@ -17,6 +17,7 @@ rig emulate lickport [--realtime|--fast] [--seed S] [--rig R]
                                 mouse at its pins (prints its port)
 rig subjects add|list|show|reindex [SUBJECT] [--data-dir D]
                                 the subject registry (SQLite in the data folder)
+rig next SUBJECT [--data-dir D] what the subject should run today, and why
 rig serve --rig R [--endpoint tcp://*:5555] [--data-dir D] [--speed X]
                                 the rig's controller: sessions started and steered by GUIs
 rig align SESSION_DIR TIFF_DIR  which imaging frame each trial epoch began in, per plane

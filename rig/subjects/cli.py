@@ -1,4 +1,4 @@
-"""``rig subjects add|list|show|reindex``: the registry from the command line."""
+"""``rig subjects add|list|show|reindex`` (the registry) and ``rig next SUBJECT``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from rig.schema.hardware import HardwareConfig
 from rig.schema.loader import load_model
+from rig.subjects.next import next_for
 from rig.subjects.registry import Registry
 
 
@@ -25,15 +26,32 @@ def register(sub: Any) -> None:
     p.add_argument("--notes", default="")
     p.set_defaults(func=run)
 
+    p = sub.add_parser("next", help="what a subject should run today, and why")
+    p.add_argument("subject")
+    p.add_argument("--rig", default="hardware_configs/sim.yaml", help="for its data_dir")
+    p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
+    p.add_argument("--protocols", default="protocols", help="the folder of protocol files")
+    p.set_defaults(func=run_next)
+
+
+def run_next(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    print("\n".join(next_for(data_dir, args.subject, Path(args.protocols))))
+    return 0
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    if args.data_dir:
+        return Path(args.data_dir).expanduser()
+    return load_model(Path(args.rig), HardwareConfig).data_dir.expanduser()
+
 
 def run(args: argparse.Namespace) -> int:
-    data_dir = Path(args.data_dir) if args.data_dir else None
-    if data_dir is None:
-        data_dir = load_model(Path(args.rig), HardwareConfig).data_dir
+    data_dir = _data_dir(args)
     if args.action in ("add", "show") and not args.subject:
         print(f"rig subjects {args.action}: which subject?")
         return 2
-    with Registry(data_dir.expanduser()) as registry:
+    with Registry(data_dir) as registry:
         if args.action == "add":
             registry.add_subject(args.subject, sex=args.sex, birth_date=args.birth_date,
                                  genotype=args.genotype, notes=args.notes)  # fmt: skip

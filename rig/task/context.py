@@ -101,11 +101,12 @@ class ContextTracker:
         rule = self.current.advance
         if rule.rule == "trials" and rule.trials is not None and self.trials_in_step >= rule.trials:
             return self._advance("trials")
-        if rule.rule == "criterion" and self._criterion_met():
+        if rule.rule == "criterion" and self.criterion_met():
             return self._advance("criterion")
         return None
 
-    def _criterion_met(self) -> bool:
+    def criterion_met(self) -> bool:
+        """The step's criterion holds now (window full, enough trials, percent, early licks)."""
         rule = self.current.advance
         if len(self._window) < rule.window or self.trials_in_step < rule.min_trials:
             return False
