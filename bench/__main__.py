@@ -6,7 +6,17 @@ import json
 import sys
 from pathlib import Path
 
-from bench import bpod, bpod_rapid, bpod_realtime, gui, lickport, scope, scope_link, sim_speed
+from bench import (
+    bpod,
+    bpod_rapid,
+    bpod_realtime,
+    gui,
+    lickport,
+    registry,
+    scope,
+    scope_link,
+    sim_speed,
+)
 
 BENCHMARKS = {
     "sim_speed": sim_speed.run,
@@ -16,6 +26,7 @@ BENCHMARKS = {
     "scope": scope.run,
     "scope_link": scope_link.run,
     "lickport": lickport.run,
+    "registry": registry.run,
 }
 LONG = {"bpod_realtime": bpod_realtime.run}  # run by name only: about 13 minutes
 

@@ -43,6 +43,11 @@ MIGRATIONS: tuple[str, ...] = (
         left_after_trial INTEGER, reason TEXT, trials INTEGER,
         PRIMARY KEY (subject, ordinal));
     """,
+    # 2: what the context history is built from, kept with the session (no file reads)
+    """
+    ALTER TABLE sessions ADD COLUMN start_step INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN switches TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 
@@ -131,11 +136,11 @@ class Registry:
         return out
 
     # -- sessions ---------------------------------------------------------------------------------
-    def index_session(self, folder: Path) -> None:
-        """(Re)index one session folder from its ``session.json``; rebuilds its subject's
-        context history."""
+    def index_session(self, folder: Path, *, contexts: bool = True) -> str:
+        """(Re)index one session folder from its ``session.json``; rebuild its subject's
+        context history unless ``contexts`` is false. Returns the subject."""
         meta = _read(folder / "session.json")
-        subject = _field(meta, "subject", folder)
+        subject = str(_field(meta, "subject", folder))
         summary = meta.get("summary") or {}
         outcomes = summary.get("outcomes", {})
         end = meta.get("end_annotations") or {}
@@ -149,6 +154,8 @@ class Registry:
             json.dumps(summary.get("percent_correct_by_context", {}), sort_keys=True),
             summary.get("water_ul", 0.0), end.get("weight_g", meta.get("weight_g")),
             meta.get("override_reason", ""), (meta.get("scope") or {}).get("kind"),
+            (meta.get("start_position") or {}).get("step", 0),
+            json.dumps(meta.get("context_switches", [])),
         )  # fmt: skip
         with self.db:
             self.db.execute("INSERT OR IGNORE INTO subjects (id) VALUES (?)", (subject,))
@@ -156,7 +163,9 @@ class Registry:
                 "INSERT OR REPLACE INTO sessions VALUES (" + ", ".join("?" * len(row)) + ")",
                 row,
             )
-            self._rebuild_contexts(subject)
+            if contexts:
+                self._rebuild_contexts(subject)
+        return subject
 
     def reindex(self) -> int:
         """Forget every session and index the data folder again; the number indexed."""
@@ -164,8 +173,10 @@ class Registry:
         with self.db:
             self.db.execute("DELETE FROM sessions")
             self.db.execute("DELETE FROM contexts")
-        for folder in folders:
-            self.index_session(folder)
+        subjects = {self.index_session(folder, contexts=False) for folder in folders}
+        with self.db:
+            for subject in subjects:
+                self._rebuild_contexts(subject)
         return len(folders)
 
     def sessions(self, subject: str) -> list[dict[str, Any]]:
@@ -173,7 +184,11 @@ class Registry:
             "SELECT * FROM sessions WHERE subject = ? ORDER BY start_time", (subject,)
         ).fetchall()
         return [
-            {**dict(r), "percent_correct_by_context": json.loads(r["percent_correct_by_context"])}
+            {
+                **dict(r),
+                "percent_correct_by_context": json.loads(r["percent_correct_by_context"]),
+                "switches": json.loads(r["switches"]),
+            }
             for r in rows
         ]
 
@@ -185,17 +200,16 @@ class Registry:
 
     def _rebuild_contexts(self, subject: str) -> None:
         spells: list[list[Any]] = []
-        for path, start_label in self.db.execute(
-            "SELECT path, start_label FROM sessions WHERE subject = ? ORDER BY start_time",
+        for path, start_label, step, switches in self.db.execute(
+            "SELECT path, start_label, start_step, switches FROM sessions WHERE subject = ? "
+            "ORDER BY start_time",
             (subject,),
         ).fetchall():
-            meta = _read(Path(path) / "session.json")
-            step = meta.get("start_position", {}).get("step", 0)
             if not spells or spells[-1][4] is not None or spells[-1][1] != step:
                 if spells and spells[-1][4] is None:  # moved by hand between sessions
                     spells[-1][4:8] = [path, 0, "between sessions", None]
                 spells.append([start_label, step, path, 0, None, None, None, None])
-            for switch in meta.get("context_switches", []):
+            for switch in json.loads(switches):
                 spells[-1][4:8] = [
                     path, switch["after_trial"], switch["reason"], switch["trials_in_step"]
                 ]  # fmt: skip

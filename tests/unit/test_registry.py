@@ -107,3 +107,29 @@ def test_a_session_that_cannot_be_indexed_names_its_file(tmp_path: Path) -> None
         registry.reindex()
     assert str(folder / "session.json") in str(caught.value)
     assert "'start_time'" in str(caught.value)
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_rows(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    folder = next((data_dir / "m1").glob("2*"))
+    copy = tmp_path / "m1" / folder.name
+    shutil.copytree(folder, copy)
+    old = sqlite3.connect(tmp_path / DB_NAME)
+    old.executescript(MIGRATIONS[0])
+    old.execute("PRAGMA user_version = 1")
+    old.execute("INSERT INTO subjects (id, genotype) VALUES ('m1', 'Ai93')")
+    old.commit()
+    old.close()
+    with Registry(tmp_path) as registry:
+        assert registry.schema_version == len(MIGRATIONS) == 2
+        assert registry.subjects()[0]["genotype"] == "Ai93"
+        registry.index_session(copy)
+        (session,) = registry.sessions("m1")
+        assert (
+            session["switches"]
+            == json.loads((copy / "session.json").read_text())["context_switches"]
+        )
