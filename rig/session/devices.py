@@ -30,9 +30,9 @@ from rig.schema.hardware import HardwareConfig
 from rig.sim.bpod.server import BpodServer
 from rig.sim.bpod.world import BpodWorld
 from rig.sim.brain import Brain
-from rig.sim.lickport.build import BuildError, ensure_built
-from rig.sim.lickport.harness import Harness, HarnessError
-from rig.sim.lickport.world import WATCH, LickportWorld
+from rig.sim.lickport.build import BuildError
+from rig.sim.lickport.harness import HarnessError
+from rig.sim.lickport.world import emulated_board
 from rig.sim.mouse import Mouse
 from rig.sim.subject import simulated_device
 from rig.transport.base import open_transport
@@ -126,19 +126,18 @@ def _emulated_lickport(
     mode = parse_qs(parsed.query).get("mode", ["realtime"])[0]
     if parsed.netloc != "lickport" or mode not in ("realtime", "fast"):
         raise ValueError(f"device url {url!r}: use emulate://lickport?mode=realtime|fast")
-    try:
-        elf, binary = ensure_built()
-        harness = Harness(binary, elf, realtime=mode == "realtime", watch=WATCH)
-    except (BuildError, HarnessError) as exc:
-        raise LickportError(f"the emulated lick-port board cannot start: {exc}") from None
-    with harness:
-        world = LickportWorld(
-            harness, Mouse(brain, random.Random(rng.random())), hardware.delivered_ul
-        )
+    mouse = Mouse(brain, random.Random(rng.random()))
+    with contextlib.ExitStack() as stack:
+        try:
+            world = stack.enter_context(
+                emulated_board(mouse, hardware.delivered_ul, realtime=mode == "realtime")
+            )
+        except (BuildError, HarnessError) as exc:
+            raise LickportError(f"the emulated lick-port board cannot start: {exc}") from None
         thread = threading.Thread(target=world.serve, name="lickport-emulator", daemon=True)
         thread.start()
         try:
-            yield f"serial://{harness.port}"
+            yield f"serial://{world.harness.port}"
         finally:
             world.stop()
             thread.join(5)

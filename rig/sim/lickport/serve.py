@@ -11,9 +11,8 @@ from pathlib import Path
 from rig.schema.hardware import HardwareConfig
 from rig.schema.loader import load_model
 from rig.sim.brain import Brain
-from rig.sim.lickport.build import FIRMWARE_DIR, ensure_built
-from rig.sim.lickport.harness import Harness
-from rig.sim.lickport.world import WATCH, LickportWorld
+from rig.sim.lickport.build import FIRMWARE_DIR
+from rig.sim.lickport.world import emulated_board
 from rig.sim.mouse import Mouse
 
 DEFAULT_RIG = FIRMWARE_DIR.parent / "hardware_configs" / "lickport-emulator.yaml"
@@ -23,14 +22,12 @@ def serve(
     *, realtime: bool, seed: int, rig: Path | None, announce: Callable[[str], None] = print
 ) -> None:
     hardware = load_model(rig or DEFAULT_RIG, HardwareConfig)
-    elf, binary = ensure_built()
     rng = random.Random(seed)
     mouse = Mouse(Brain.new(rng), random.Random(rng.random()))
-    with Harness(binary, elf, realtime=realtime, watch=WATCH) as harness:
-        world = LickportWorld(harness, mouse, hardware.delivered_ul)
+    with emulated_board(mouse, hardware.delivered_ul, realtime=realtime) as world:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: world.stop())
-        announce(f"port: {harness.port}")
+        announce(f"port: {world.harness.port}")
         world.serve()
     if world.error is not None:
         raise world.error

@@ -10,10 +10,12 @@ mouse hears of a trial's end when the next trial's TTL rises.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from rig.sim.device import World
+from rig.sim.lickport.build import ensure_built
 from rig.sim.lickport.harness import CYCLES_PER_S, Harness
 from rig.sim.mouse import TONE_HZ
 
@@ -99,3 +101,15 @@ class LickportWorld:
                 self.mouse.trial_ended()
         level = value if channel == "pole_position" else int(value > 0)
         self.mouse.observe(t, channel, level, None)
+
+
+@contextlib.contextmanager
+def emulated_board(
+    mouse: World, volume_ul: Callable[[str, float], float], *, realtime: bool
+) -> Iterator[LickportWorld]:
+    """The compiled firmware (built if missing) in a simulated Uno whose pins this world
+    watches, the mouse at them; the simulated board closes on exit. Raises ``BuildError``
+    or ``HarnessError`` when the board cannot start."""
+    elf, binary = ensure_built()
+    with Harness(binary, elf, realtime=realtime, watch=WATCH) as harness:
+        yield LickportWorld(harness, mouse, volume_ul)
