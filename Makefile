@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[gui,scope,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[gui,scope,nwb,report,dev]'
 	touch $(STAMP)
 
 # Qt's system libraries, the AVR toolchain (and python3-venv where Python lacks venv);
