@@ -12,6 +12,7 @@ from bench import (
     bpod_realtime,
     gui,
     lickport,
+    nwb,
     registry,
     scope,
     scope_link,
@@ -27,6 +28,7 @@ BENCHMARKS = {
     "scope_link": scope_link.run,
     "lickport": lickport.run,
     "registry": registry.run,
+    "nwb": nwb.run,
 }
 LONG = {"bpod_realtime": bpod_realtime.run}  # run by name only: about 13 minutes
 

@@ -354,9 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_emulate)
 
+    from rig.export.cli import register as add_export_command
     from rig.subjects.cli import register as add_subjects_command
 
     add_subjects_command(sub)
+    add_export_command(sub)
 
     p = sub.add_parser("serve", help="run the rig's controller for GUIs")
     _add_controller_options(p)

@@ -121,6 +121,11 @@ class Registry:
                 (subject, sex, birth_date.isoformat() if birth_date else None, genotype, notes),
             )
 
+    def subject(self, subject: str) -> dict[str, Any] | None:
+        """The subject's own details (id, sex, birth_date, genotype, notes), if known."""
+        row = self.db.execute("SELECT * FROM subjects WHERE id = ?", (subject,)).fetchone()
+        return None if row is None else dict(row)
+
     def subjects(self) -> list[dict[str, Any]]:
         """Every subject with its session count, last session and where it stands."""
         rows = self.db.execute(

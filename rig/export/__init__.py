@@ -1,0 +1,1 @@
+"""Exports of session folders to the community's formats (NWB)."""

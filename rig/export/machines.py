@@ -1,0 +1,72 @@
+"""Each trial's state machine, rebuilt from the session's own files and checked by its hash.
+
+A trial's machine depends only on the protocol (the snapshot in ``session.json``, with the
+operator's ``set`` edits from ``operator.jsonl`` applied from their ``applies_from``
+trial), the hardware config snapshot, and the trial's plan in ``trials.jsonl`` (context,
+label, prime, stage, instructed side, free drop, delay). The rebuilt machine is kept only
+when its hash equals the trial's recorded ``sm_hash``; a trial whose machine cannot be
+rebuilt (a session written by another software version, say) keeps its hash alone.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from rig.schema.hardware import HardwareConfig
+from rig.schema.protocol import Protocol
+from rig.session.operator import OperatorError, edited_protocol
+from rig.task.builder import build_trial
+from rig.task.spec import TrialSpec
+
+
+@dataclass
+class MachineTable:
+    """The distinct machines of a session: hash -> canonical JSON (``""`` if not rebuilt),
+    and the trials whose machine could not be rebuilt."""
+
+    definitions: dict[str, str] = field(default_factory=dict)
+    trials: dict[str, list[int]] = field(default_factory=dict)
+    not_rebuilt: list[int] = field(default_factory=list)
+
+
+def rebuild_machines(
+    meta: dict[str, Any], records: list[dict[str, Any]], operator: list[dict[str, Any]]
+) -> MachineTable:
+    protocol = Protocol.model_validate(meta["protocol"])
+    hardware = HardwareConfig.model_validate(meta["hardware"])
+    edits = sorted(
+        (line for line in operator if line.get("action") == "set" and "refused" not in line),
+        key=lambda line: int(line["applies_from"]),
+    )
+    table = MachineTable()
+    for record in records:
+        while edits and int(edits[0]["applies_from"]) <= record["trial"]:
+            edit = edits.pop(0)
+            with suppress(OperatorError):  # else the session refused it too: never applied
+                protocol, _ = edited_protocol(protocol, edit["args"]["path"], edit["args"]["value"])
+        recorded = str(record["sm_hash"])
+        table.trials.setdefault(recorded, []).append(int(record["trial"]))
+        if table.definitions.get(recorded):
+            continue
+        machine = build_trial(protocol, hardware, _spec(record))
+        if machine.content_hash == recorded:
+            table.definitions[recorded] = machine.canonical_json()
+        else:
+            table.definitions.setdefault(recorded, "")
+            table.not_rebuilt.append(int(record["trial"]))
+    return table
+
+
+def _spec(record: dict[str, Any]) -> TrialSpec:
+    return TrialSpec(
+        trial=int(record["trial"]),
+        context=record["context"],
+        label=record["context_label"],
+        prime=int(record["prime"]),
+        stage=record["stage"],
+        instructed=record["instructed"],
+        free_drop=bool(record["free_drop"]),
+        delay_s=float(record["delay_s"]),
+    )
