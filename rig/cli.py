@@ -3,7 +3,7 @@
 rig validate FILE...            check protocols and hardware configs (exit 1 on problems)
 rig schema protocol|hardware    print the JSON Schema (for editors' YAML completion)
 rig run --rig R --protocol P --subject ID [--trials N] [--seed S] [--data-dir D]
-        [--operator O] [--weight-g W] [--notes TEXT] [--realtime]
+        [--operator O] [--weight-g W] [--notes TEXT] [--fov NAME] [--realtime]
                                 one session (on virtual time for the simulated rig)
 rig simulate --curriculum P --mice N --seed S [--json]
                                 simulated mice through a curriculum: trials to criterion
@@ -18,6 +18,8 @@ rig emulate lickport [--realtime|--fast] [--seed S] [--rig R]
 rig subjects add|list|show|reindex [SUBJECT] [--data-dir D]
                                 the subject registry (SQLite in the data folder)
 rig next SUBJECT [--data-dir D] what the subject should run today, and why
+rig export-nwb SESSION_DIR [-o FILE]
+                                the session as an NWB file (validated by pynwb)
 rig serve --rig R [--endpoint tcp://*:5555] [--data-dir D] [--speed X]
                                 the rig's controller: sessions started and steered by GUIs
 rig align SESSION_DIR TIFF_DIR  which imaging frame each trial epoch began in, per plane
@@ -96,6 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         operator=args.operator,
         weight_g=args.weight_g,
         notes=args.notes,
+        fov=args.fov,
         protocol_path=args.protocol,
         hardware_path=args.rig,
         realtime=args.realtime,
@@ -146,6 +149,8 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     import signal
 
     if args.device == "scope":  # the fake ScanImage behind the bridge, as on its own PC
+        from rig.scope.cli import cmd_scope_bridge
+
         args.backend = "fake"
         return cmd_scope_bridge(args)
     if args.device == "lickport":
@@ -219,74 +224,6 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_align(args: argparse.Namespace) -> int:
-    from rig.scope.align import AlignmentError, align
-
-    try:
-        result = align(Path(args.session), Path(args.tiffs))
-    except AlignmentError as exc:
-        print(f"rig align: {exc}", file=sys.stderr)
-        return 1
-    fit = result.fit
-    drift_ppm = (fit.b - 1) * 1e6
-    dropped = sum(r["status"] == "dropped" for r in result.rows)
-    print(f"clocks   scope = {fit.a:.6f} s + device x (1 {drift_ppm:+.2f} ppm)")
-    print(
-        f"residual max {fit.residual_max_s * 1000:.4f} ms, rms "
-        f"{fit.residual_rms_s * 1000:.4f} ms over {fit.pairs} trial-start triggers"
-    )
-    print(f"rows     {len(result.rows)} (trial x epoch x plane); {dropped} on dropped frames")
-    if result.frame_clock_pulses is not None:
-        print(
-            f"frames   {result.frame_clock_pulses} frame-clock pulses; dropped from the files: "
-            f"{result.dropped[:20]}; in the files with no pulse: {result.unpulsed[:20]}"
-        )
-    print(f"written  {Path(args.session) / 'trial_frames.csv'}")
-    return 0
-
-
-def cmd_scope_info(args: argparse.Namespace) -> int:
-    from rig.scope.tiff import ScopeFileError, read_scope_file
-
-    code = 0
-    for name in args.files:
-        try:
-            f = read_scope_file(Path(name))
-        except ScopeFileError as exc:
-            print(f"rig scope-info: {exc}", file=sys.stderr)
-            code = 1
-            continue
-        stamps = [h.get("frameTimestamps_sec") for h in f.frames]
-        triggers = sum(len(h.get("auxTrigger0") or []) for h in f.frames)
-        numbers = {h.get("frameNumbers") for h in f.frames}
-        print(
-            f"{name}: ScanImage {f.version}, {f.frame_rate_hz} Hz, {f.planes} plane(s), "
-            f"channels {f.channels}, {len(numbers)} frames ({len(f.frames)} pages), "
-            f"first {stamps[0] if stamps else '-'} s, last {stamps[-1] if stamps else '-'} s, "
-            f"{triggers} aux triggers"
-        )
-    return code
-
-
-def cmd_scope_bridge(args: argparse.Namespace) -> int:
-    import signal
-
-    from rig.sync.backends import Backend, FakeBackend, FileDropBackend
-    from rig.sync.bridge import Bridge
-
-    backend: Backend = FakeBackend() if args.backend == "fake" else FileDropBackend(Path(args.dir))
-    secret = None
-    if args.curve_key:  # a file holding the bridge's secret key (Z85, as zmq writes it)
-        secret = Path(args.curve_key).read_text().strip().encode()
-    bridge = Bridge(args.bind, backend, Path(args.log), curve_secret_key=secret)
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, lambda *_: bridge.stop())
-    print(f"rig scope-bridge: {args.backend} backend at {args.bind}, log {args.log}", flush=True)
-    bridge.serve()
-    print(f"rig scope-bridge: {bridge.received} messages, {bridge.refused} refused")
-    return 0
-
-
 def _add_controller_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rig", default="hardware_configs/sim.yaml", help="hardware config")
     p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
@@ -324,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", default="")
     p.add_argument("--weight-g", type=float, default=None, help="the subject's weight today")
     p.add_argument("--notes", default="")
+    p.add_argument("--fov", default="", help="the imaging field of view's name")
     p.add_argument("--realtime", action="store_true", help="pace the simulated rig to the clock")
     p.set_defaults(func=cmd_run)
 
@@ -355,32 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_emulate)
 
     from rig.export.cli import register as add_export_command
+    from rig.scope.cli import register as add_scope_commands
     from rig.subjects.cli import register as add_subjects_command
 
     add_subjects_command(sub)
     add_export_command(sub)
+    add_scope_commands(sub)
 
     p = sub.add_parser("serve", help="run the rig's controller for GUIs")
     _add_controller_options(p)
     p.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="tcp://*:5555 for all")
     p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("align", help="align a session's trials to its imaging frames")
-    p.add_argument("session", help="the session folder")
-    p.add_argument("tiffs", help="the folder of the acquisition's ScanImage TIFFs")
-    p.set_defaults(func=cmd_align)
-
-    p = sub.add_parser("scope-info", help="what ScanImage TIFF files hold")
-    p.add_argument("files", nargs="+")
-    p.set_defaults(func=cmd_scope_info)
-
-    p = sub.add_parser("scope-bridge", help="the microscope PC's end of the link")
-    p.add_argument("--bind", default="tcp://127.0.0.1:5570", help="tcp://*:5570 for the rig")
-    p.add_argument("--backend", choices=["fake", "filedrop"], default="fake")
-    p.add_argument("--dir", default="scope-requests", help="filedrop: the folder ScanImage polls")
-    p.add_argument("--log", default="scope-bridge.jsonl", help="append-only message log")
-    p.add_argument("--curve-key", default=None, help="file with the bridge's CURVE secret key")
-    p.set_defaults(func=cmd_scope_bridge)
 
     p = sub.add_parser("gui", help="the daily-training GUI")
     _add_controller_options(p)

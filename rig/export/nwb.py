@@ -135,6 +135,7 @@ def build_nwbfile(session_dir: Path) -> Any:
             f"{meta['protocol'].get('name', '?')}: delayed directional licking, "
             f"{meta.get('start_label', '?')} -> {summary.get('end_label', '?')}, "
             f"{len(records)} trials, session {meta['status']}"
+            + (f"; imaging field of view {meta['fov']}" if meta.get("fov") else "")
         ),
         identifier=str(uuid.uuid5(uuid.NAMESPACE_URL, f"rig:{meta['subject']}/{session_dir.name}")),
         session_start_time=start,

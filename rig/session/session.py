@@ -61,6 +61,8 @@ class SessionRequest:
     speed: float = 1.0  # the simulated rig in real time: this many times faster
     start_step: int | None = None  # override the curriculum's position (with a reason)
     override_reason: str = ""
+    fov: str = ""  # the imaging field of view, as the lab names it
+    started_at: dt.datetime | None = None  # the calendar of simulated days (tests); None: now
 
 
 @dataclass
@@ -131,7 +133,8 @@ def run_session(
         bus = Bus()
         stats = RollingStats()
         bus.subscribe(TrialCompleted, lambda e: stats.add(e.record))
-        started = dt.datetime.now().astimezone()
+        started = request.started_at or dt.datetime.now().astimezone()
+        shift = started - dt.datetime.now().astimezone()  # 0 unless on a simulated calendar
         session_dir = new_session_dir(subject_dir, started)
         scope = None
         if hardware.scope.kind == "bridge":  # refuses here, before any file, if required
@@ -196,7 +199,9 @@ def run_session(
             recorder.finish(
                 status,
                 {
-                    "end_time": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "end_time": (dt.datetime.now().astimezone() + shift).isoformat(
+                        timespec="seconds"
+                    ),
                     "end_position": planner.tracker.position.to_json(),
                     "summary": summary,
                     "scope": scope_info,
@@ -248,6 +253,7 @@ def _metadata(
         "start_position": planner.tracker.position.to_json(),
         "start_label": planner.tracker.label,
         "override_reason": request.override_reason,
+        "fov": request.fov,
         "sim_mouse_start": brain.to_json(),  # with the seed, this session can be rerun
         "virtual_time": virtual,
     }

@@ -35,19 +35,20 @@ def register(sub: Any) -> None:
 
 
 def run_next(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     print("\n".join(next_for(data_dir, args.subject, Path(args.protocols))))
     return 0
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
+def data_dir_of(args: argparse.Namespace) -> Path:
+    """``--data-dir``, else the ``--rig`` hardware config's ``data_dir`` (``~`` expanded)."""
     if args.data_dir:
         return Path(args.data_dir).expanduser()
     return load_model(Path(args.rig), HardwareConfig).data_dir.expanduser()
 
 
 def run(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     if args.action in ("add", "show") and not args.subject:
         print(f"rig subjects {args.action}: which subject?")
         return 2
@@ -82,6 +83,7 @@ def _show(registry: Registry, subject: str) -> str:
         lines.append(
             f"  {s['start_time']:<26}{s['protocol']:<22}{s['start_label']:>4} -> "
             f"{s['end_label'] or '?':<4}{s['trials']:>5} trials {pc:>6}  {s['status']}"
+            + (f"  {s['fov']}" if s["fov"] else "")
         )
     lines += ["", "contexts"]
     for c in registry.context_history(subject):
@@ -89,7 +91,13 @@ def _show(registry: Registry, subject: str) -> str:
         how = (
             "now" if c.left_session is None
             else f"{to_criterion} trials to criterion" if to_criterion is not None
-            else f"left after {c.trials} trials ({c.reason})"
+            else f"left after {c.trials} trials ({c.reason})" if c.trials is not None
+            else f"left ({c.reason})"
         )  # fmt: skip
-        lines.append(f"  {c.label:<5}{how}")
+        off = f"  off-curriculum: {c.entered_reason}" if c.off_curriculum else ""
+        lines.append(f"  {c.label:<5}{c.protocol + ' step ' + str(c.step):<28}{how}{off}")
+    fovs = registry.fovs(subject)
+    if fovs:
+        lines += ["", "fields of view"]
+        lines += [f"  {fov:<12}{len(paths)} sessions" for fov, paths in fovs.items()]
     return "\n".join(lines)

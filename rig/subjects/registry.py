@@ -8,7 +8,9 @@ migrated forward on open (:data:`MIGRATIONS`).
 
 A subject's context history is read from its sessions in start order: the first session's
 starting step enters its context; each ``context_switches`` entry leaves one context (with
-its reason and the trials it took) and enters the next.
+its reason and the trials it took) and enters the next; a session that starts elsewhere
+(another protocol, or an operator's override with its reason) leaves the context it was in
+and enters that one. A context entered by an operator is marked off-curriculum.
 """
 
 from __future__ import annotations
@@ -48,7 +50,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sessions ADD COLUMN start_step INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE sessions ADD COLUMN switches TEXT NOT NULL DEFAULT '[]';
     """,
+    # 3: imaging fields of view; how each context was entered, and in which protocol
+    # (rebuilt from the sessions table on migration; `fov` is filled in by a reindex)
+    """
+    ALTER TABLE sessions ADD COLUMN fov TEXT NOT NULL DEFAULT '';
+    ALTER TABLE contexts ADD COLUMN protocol TEXT NOT NULL DEFAULT '';
+    ALTER TABLE contexts ADD COLUMN entered_reason TEXT NOT NULL DEFAULT '';
+    """,
 )
+# how a context is entered on the curriculum's own terms (anything else is an operator's)
+ON_CURRICULUM = ("start", "criterion", "trials", "new protocol")
 
 
 class RegistryError(ValueError):
@@ -68,10 +79,17 @@ class ContextSpell:
     left_after_trial: int | None
     reason: str | None
     trials: int | None
+    protocol: str = ""
+    entered_reason: str = "start"  # how it was entered: ON_CURRICULUM, or the operator's why
 
     @property
     def trials_to_criterion(self) -> int | None:
         return self.trials if self.reason == "criterion" else None
+
+    @property
+    def off_curriculum(self) -> bool:
+        """Entered by an operator's override (its reason is ``entered_reason``)."""
+        return self.entered_reason not in ON_CURRICULUM
 
 
 class Registry:
@@ -96,10 +114,15 @@ class Registry:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
-        for version in range(self.schema_version, len(MIGRATIONS)):
+        before = self.schema_version
+        for version in range(before, len(MIGRATIONS)):
             with self.db:
                 self.db.executescript(MIGRATIONS[version])
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
+        if 0 < before < len(MIGRATIONS):  # the derived history, in the new form
+            with self.db:
+                for (subject,) in self.db.execute("SELECT id FROM subjects").fetchall():
+                    self._rebuild_contexts(subject)
 
     # -- subjects ---------------------------------------------------------------------------------
     def add_subject(
@@ -160,7 +183,7 @@ class Registry:
             summary.get("water_ul", 0.0), end.get("weight_g", meta.get("weight_g")),
             meta.get("override_reason", ""), (meta.get("scope") or {}).get("kind"),
             (meta.get("start_position") or {}).get("step", 0),
-            json.dumps(meta.get("context_switches", [])),
+            json.dumps(meta.get("context_switches", [])), meta.get("fov", ""),
         )  # fmt: skip
         with self.db:
             self.db.execute("INSERT OR IGNORE INTO subjects (id) VALUES (?)", (subject,))
@@ -203,17 +226,34 @@ class Registry:
         ).fetchall()
         return [ContextSpell(*tuple(r)[2:]) for r in rows]
 
+    def fovs(self, subject: str) -> dict[str, list[str]]:
+        """Each imaging field of view of the subject -> the sessions (folders) that imaged it."""
+        out: dict[str, list[str]] = {}
+        for fov, path in self.db.execute(
+            "SELECT fov, path FROM sessions WHERE subject = ? AND fov != '' ORDER BY start_time",
+            (subject,),
+        ):
+            out.setdefault(fov, []).append(path)
+        return out
+
     def _rebuild_contexts(self, subject: str) -> None:
-        spells: list[list[Any]] = []
-        for path, start_label, step, switches in self.db.execute(
-            "SELECT path, start_label, start_step, switches FROM sessions WHERE subject = ? "
-            "ORDER BY start_time",
+        spells: list[list[Any]] = []  # ContextSpell's fields, in order
+        for path, protocol, start_label, step, switches, override in self.db.execute(
+            "SELECT path, protocol, start_label, start_step, switches, override_reason "
+            "FROM sessions WHERE subject = ? ORDER BY start_time",
             (subject,),
         ).fetchall():
-            if not spells or spells[-1][4] is not None or spells[-1][1] != step:
-                if spells and spells[-1][4] is None:  # moved by hand between sessions
-                    spells[-1][4:8] = [path, 0, "between sessions", None]
-                spells.append([start_label, step, path, 0, None, None, None, None])
+            last = spells[-1] if spells else None
+            if last is None or (last[8], last[1]) != (protocol, step):  # (after a completed
+                entered = override or (  # curriculum, its last step's sessions go on as they are)
+                    "start" if last is None
+                    else "new protocol" if last[8] != protocol
+                    else "between sessions"
+                )  # fmt: skip
+                if last is not None and last[4] is None:  # moved on between sessions
+                    last[4:8] = [path, 0, entered, None]
+                spells.append([start_label, step, path, 0, None, None, None, None, protocol,
+                               entered])  # fmt: skip
             for switch in json.loads(switches):
                 spells[-1][4:8] = [
                     path, switch["after_trial"], switch["reason"], switch["trials_in_step"]
@@ -221,11 +261,11 @@ class Registry:
                 if not switch.get("completed"):
                     spells.append(
                         [switch["to"], switch["to_step"], path, switch["after_trial"],
-                         None, None, None, None]
+                         None, None, None, None, protocol, switch["reason"]]
                     )  # fmt: skip
         self.db.execute("DELETE FROM contexts WHERE subject = ?", (subject,))
         self.db.executemany(
-            "INSERT INTO contexts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO contexts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(subject, i, *spell) for i, spell in enumerate(spells)],
         )
 

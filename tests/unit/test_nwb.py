@@ -54,6 +54,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
         load_model(ROOT / "tests/data/quick_contexts.yaml", Protocol),
         load_model(ROOT / "hardware_configs/sim-imaging.yaml", HardwareConfig),
         "JH160", 100, 5, data, operator="kim", weight_g=23.4, notes="first imaging day",
+        fov="FOV2",
     )  # fmt: skip
     folder = run_session(request, observers=[operator], inbox=inbox).session_dir
     assert main(["align", str(folder), str(folder / "scope")]) == 0
@@ -80,6 +81,7 @@ def test_subject_devices_and_session_metadata(session: Path, nwb: Any) -> None:
     assert nwb.subject.date_of_birth.date() == dt.date(2026, 6, 1)
     assert nwb.session_start_time == dt.datetime.fromisoformat(meta["start_time"])
     assert list(nwb.experimenter) == ["kim"] and nwb.notes == "first imaging day"
+    assert nwb.session_description.endswith("; imaging field of view FOV2")
     assert set(nwb.devices) == {"sim-imaging", "valve_left", "valve_right"}
     assert "0.04 s -> 3.4 uL" in nwb.devices["valve_left"].description
     assert json.loads(nwb.scratch["session_json"].data) == meta

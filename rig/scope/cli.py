@@ -1,0 +1,96 @@
+"""``rig align``, ``rig scope-info`` and ``rig scope-bridge``: the microscope's commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the microscope's commands to the ``rig`` command's subparsers."""
+    p = sub.add_parser("align", help="align a session's trials to its imaging frames")
+    p.add_argument("session", help="the session folder")
+    p.add_argument("tiffs", help="the folder of the acquisition's ScanImage TIFFs")
+    p.set_defaults(func=cmd_align)
+
+    p = sub.add_parser("scope-info", help="what ScanImage TIFF files hold")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_scope_info)
+
+    p = sub.add_parser("scope-bridge", help="the microscope PC's end of the link")
+    p.add_argument("--bind", default="tcp://127.0.0.1:5570", help="tcp://*:5570 for the rig")
+    p.add_argument("--backend", choices=["fake", "filedrop"], default="fake")
+    p.add_argument("--dir", default="scope-requests", help="filedrop: the folder ScanImage polls")
+    p.add_argument("--log", default="scope-bridge.jsonl", help="append-only message log")
+    p.add_argument("--curve-key", default=None, help="file with the bridge's CURVE secret key")
+    p.set_defaults(func=cmd_scope_bridge)
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    from rig.scope.align import AlignmentError, align
+
+    try:
+        result = align(Path(args.session), Path(args.tiffs))
+    except AlignmentError as exc:
+        print(f"rig align: {exc}", file=sys.stderr)
+        return 1
+    fit = result.fit
+    drift_ppm = (fit.b - 1) * 1e6
+    dropped = sum(r["status"] == "dropped" for r in result.rows)
+    print(f"clocks   scope = {fit.a:.6f} s + device x (1 {drift_ppm:+.2f} ppm)")
+    print(
+        f"residual max {fit.residual_max_s * 1000:.4f} ms, rms "
+        f"{fit.residual_rms_s * 1000:.4f} ms over {fit.pairs} trial-start triggers"
+    )
+    print(f"rows     {len(result.rows)} (trial x epoch x plane); {dropped} on dropped frames")
+    if result.frame_clock_pulses is not None:
+        print(
+            f"frames   {result.frame_clock_pulses} frame-clock pulses; dropped from the files: "
+            f"{result.dropped[:20]}; in the files with no pulse: {result.unpulsed[:20]}"
+        )
+    print(f"written  {Path(args.session) / 'trial_frames.csv'}")
+    return 0
+
+
+def cmd_scope_info(args: argparse.Namespace) -> int:
+    from rig.scope.tiff import ScopeFileError, read_scope_file
+
+    code = 0
+    for name in args.files:
+        try:
+            f = read_scope_file(Path(name))
+        except ScopeFileError as exc:
+            print(f"rig scope-info: {exc}", file=sys.stderr)
+            code = 1
+            continue
+        stamps = [h.get("frameTimestamps_sec") for h in f.frames]
+        triggers = sum(len(h.get("auxTrigger0") or []) for h in f.frames)
+        numbers = {h.get("frameNumbers") for h in f.frames}
+        print(
+            f"{name}: ScanImage {f.version}, {f.frame_rate_hz} Hz, {f.planes} plane(s), "
+            f"channels {f.channels}, {len(numbers)} frames ({len(f.frames)} pages), "
+            f"first {stamps[0] if stamps else '-'} s, last {stamps[-1] if stamps else '-'} s, "
+            f"{triggers} aux triggers"
+        )
+    return code
+
+
+def cmd_scope_bridge(args: argparse.Namespace) -> int:
+    import signal
+
+    from rig.sync.backends import Backend, FakeBackend, FileDropBackend
+    from rig.sync.bridge import Bridge
+
+    backend: Backend = FakeBackend() if args.backend == "fake" else FileDropBackend(Path(args.dir))
+    secret = None
+    if args.curve_key:  # a file holding the bridge's secret key (Z85, as zmq writes it)
+        secret = Path(args.curve_key).read_text().strip().encode()
+    bridge = Bridge(args.bind, backend, Path(args.log), curve_secret_key=secret)
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, lambda *_: bridge.stop())
+    print(f"rig scope-bridge: {args.backend} backend at {args.bind}, log {args.log}", flush=True)
+    bridge.serve()
+    print(f"rig scope-bridge: {bridge.received} messages, {bridge.refused} refused")
+    return 0
