@@ -77,6 +77,10 @@ class Launcher(QtWidgets.QWidget):
         form.addRow("Operator", self.operator)
         self.weight = weight_box("launcher_weight")
         form.addRow("Weight", self.weight)
+        self.fov = QtWidgets.QLineEdit()
+        self.fov.setObjectName("launcher_fov")
+        self.fov.setPlaceholderText("imaging days: the field of view (FOV2)")
+        form.addRow("Field of view", self.fov)
         self.trials = QtWidgets.QSpinBox()
         self.trials.setObjectName("launcher_trials")
         self.trials.setRange(1, 5000)
@@ -215,6 +219,8 @@ class Launcher(QtWidgets.QWidget):
             "weight_g": self.weight.value(),
             "trials": self.trials.value(),
         }
+        if self.fov.text().strip():
+            req["fov"] = self.fov.text().strip()
         if self.overriding():
             req["override_reason"] = self.reason.text().strip()
             if self.suggestion is not None and self.step.currentData() != self.suggestion["step"]:

@@ -276,6 +276,7 @@ class Controller:
             speed=self.speed,
             start_step=None if req.get("start_step") is None else _int(req, "start_step", 0),
             override_reason=str(req.get("override_reason", "")),
+            fov=str(req.get("fov", "")),
         )
         self._forward(self._pull, self._pub)  # the last session's last events first
         self._history.clear()

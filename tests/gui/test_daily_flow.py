@@ -45,6 +45,7 @@ def test_the_daily_flow_is_recorded(qtbot: QtBot, controller: RunningController)
     assert not launcher.start.isEnabled()  # operator and weight are missing
     launcher.operator.setText("tech")
     launcher.weight.setValue(21.4)
+    launcher.fov.setText("FOV2")
     assert launcher.start.isEnabled()
     qtbot.mouseClick(launcher.start, QtCore.Qt.MouseButton.LeftButton)
     assert window.stack.currentWidget() is window.live_page
@@ -81,7 +82,7 @@ def test_the_daily_flow_is_recorded(qtbot: QtBot, controller: RunningController)
     (session,) = (p for p in (controller.data_dir / "M042").iterdir() if p.is_dir())
     meta = json.loads((session / "session.json").read_text())
     assert meta["status"] == "aborted"  # stopped before its 1000 trials
-    assert meta["operator"] == "tech" and meta["weight_g"] == 21.4
+    assert meta["operator"] == "tech" and meta["weight_g"] == 21.4 and meta["fov"] == "FOV2"
     assert meta["end_annotations"] == {"weight_g": 21.9, "notes": "drank well"}
     (switch,) = meta["context_switches"]
     assert (switch["from"], switch["to"], switch["reason"]) == ("T1", "T2", "mouse is ready early")
