@@ -18,6 +18,9 @@ rig emulate lickport [--realtime|--fast] [--seed S] [--rig R]
 rig subjects add|list|show|reindex [SUBJECT] [--data-dir D]
                                 the subject registry (SQLite in the data folder)
 rig next SUBJECT [--data-dir D] what the subject should run today, and why
+rig report SUBJECT|--all [--out DIR]
+                                figures (PNG) and tables of a subject's training, or
+                                trials to criterion per context across subjects
 rig export-nwb SESSION_DIR [-o FILE]
                                 the session as an NWB file (validated by pynwb)
 rig serve --rig R [--endpoint tcp://*:5555] [--data-dir D] [--speed X]
@@ -293,10 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_emulate)
 
     from rig.export.cli import register as add_export_command
+    from rig.report.cli import register as add_report_command
     from rig.scope.cli import register as add_scope_commands
     from rig.subjects.cli import register as add_subjects_command
 
     add_subjects_command(sub)
+    add_report_command(sub)
     add_export_command(sub)
     add_scope_commands(sub)
 

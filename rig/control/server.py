@@ -42,6 +42,7 @@ from rig.session.recorder import annotate_session
 from rig.session.session import SessionRequest, run_session
 from rig.session.today import DEFAULT_PROTOCOL, subjects, suggest
 from rig.sim.subject import new_brain
+from rig.subjects.registry import Registry
 
 INPROC = "inproc://rig-session-events"
 log = logging.getLogger(__name__)
@@ -200,6 +201,9 @@ class Controller:
         if cmd == "create_subject":
             subject = check_subject_id(str(req.get("subject", "")))
             (self.data_dir / subject).mkdir(parents=True, exist_ok=True)
+            with Registry(self.data_dir) as registry:  # `rig subjects list` shows it too
+                if registry.subject(subject) is None:
+                    registry.add_subject(subject)
             return {"subject": subject}
         if cmd == "suggest":
             found = suggest(

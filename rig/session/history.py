@@ -18,6 +18,7 @@ from rig.schema.protocol import Protocol
 from rig.task.context import ContextTracker, Position
 
 SUBJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+REPORTS_DIR = "reports"  # <data_dir>/reports/ holds `rig report`'s output, not a subject
 RULE_REASONS = ("criterion", "trials")
 
 
@@ -28,6 +29,8 @@ def check_subject_id(subject: str) -> str:
             f"subject {subject!r}: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
         )
+    if subject == REPORTS_DIR:
+        raise ValueError(f"subject {subject!r}: the name is kept for rig report's folder")
     return subject
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rig.session.history import check_subject_id
+
 DB_NAME = "registry.sqlite"
 MIGRATIONS: tuple[str, ...] = (
     # 1: subjects, sessions, context history
@@ -134,8 +136,10 @@ class Registry:
         genotype: str = "",
         notes: str = "",
     ) -> None:
-        if not subject or "/" in subject:
-            raise RegistryError(f"subject id {subject!r}: not empty, no '/'")
+        try:
+            check_subject_id(subject)
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from None
         with self.db:
             self.db.execute(
                 "INSERT INTO subjects VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "

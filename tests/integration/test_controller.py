@@ -54,6 +54,7 @@ def test_requests_and_refusals(client: ControllerClient) -> None:
         ("command", {"action": "pause"}, "no session is running"),
         ("annotate", {"notes": "x"}, "no finished session"),
         ("create_subject", {"subject": "../etc"}, "subject '../etc'"),
+        ("create_subject", {"subject": "reports"}, "kept for rig report's folder"),
         ("start", {"subject": "m1", "protocol": "missing.yaml"}, "missing.yaml"),
         ("start", {"subject": "m1", "protocol": "tactile_T1.yaml", "weight_g": 500}, "weight_g"),
         ("calibrate", {"valve": "valve_up"}, "valve: 'valve_up'"),

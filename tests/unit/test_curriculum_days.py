@@ -133,3 +133,20 @@ def test_rig_next_after_sixty_days(data_dir: Path, capsys: pytest.CaptureFixture
     assert main(["next", "JH200", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "continual_learning" in out and "A1" in out
+
+
+def test_reports_of_the_sixty_days(data_dir: Path, tmp_path: Path) -> None:
+    """The subject's figures, and --all lining the contexts up by curriculum step: the
+    shaping and the operator's detour do not shift them."""
+    out = tmp_path / "JH200"
+    assert main(["report", "JH200", "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    for name in ("percent_correct", "trials_to_criterion", "early_licks", "weight_water"):
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    everyone = tmp_path / "all"
+    args = ["--data-dir", str(data_dir), "--out", str(everyone), "--protocol"]
+    assert main(["report", "--all", *args, "continual_learning"]) == 0
+    rows = (everyone / "trials_to_criterion_all.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[1:3] for r in rows] == [
+        [str(i), label]
+        for i, label in enumerate(["T1", "T2", "T1'", "T2'", "A1", "T1'", "T2'", "A1"], 1)
+    ]

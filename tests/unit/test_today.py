@@ -13,6 +13,7 @@ from rig.session.today import differences, subjects, suggest
 def test_a_new_subject_starts_at_the_first_step(root: Path, tmp_path: Path) -> None:
     (tmp_path / "M1").mkdir()
     (tmp_path / "not a subject").mkdir()
+    (tmp_path / "reports").mkdir()  # rig report's folder
     assert subjects(tmp_path) == ["M1"]
     s = suggest(tmp_path, "M1", root / "protocols")
     assert (s.protocol_file, s.step, s.label, s.last_session) == (
