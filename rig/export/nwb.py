@@ -13,10 +13,10 @@ What goes where (every time in device seconds from the session's start, the NWB 
 - ``events`` (NWB 2.9's ``EventsTable``, which took in ndx-events): ``licks`` (onset,
   duration, side, trial) and ``device_events`` (every line of ``events.jsonl``, its kinds
   and names as codes with their meanings tables);
-- processing module ``task``: ``state_machines`` (each distinct machine's hash and its
+- processing module ``behavior``: ``state_machines`` (each distinct machine's hash and its
   canonical JSON, rebuilt and checked by :mod:`rig.export.machines`),
   ``context_switches`` and ``operator_actions``;
-- processing module ``imaging``: ``trial_frames`` when ``trial_frames.csv`` exists;
+- processing module ``ophys``: ``trial_frames`` when ``trial_frames.csv`` exists;
 - scratch ``session_json``: the whole ``session.json`` (snapshots of the protocol and the
   hardware config), so nothing the rig wrote is left behind.
 """
@@ -85,17 +85,18 @@ TRIAL_COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
      lambda r: float(r["free_drop_ul"])),
     ("dead_time", "ms since the previous trial's end; NaN for the first trial",
      lambda r: num(r["dead_time_ms"])),
-    ("sm_hash", "the state machine's hash (processing/task/state_machines)",
+    ("sm_hash", "the state machine's hash (processing/behavior/state_machines)",
      lambda r: r["sm_hash"]),
     ("frames", "frame-clock pulses during the trial", lambda r: int(r.get("frames", 0))),
 )  # fmt: skip
-# ragged columns, one entry per valve opening: name, description, key in "valves"
+# ragged columns, one entry per valve opening: name, description, key in "valves" (plural
+# names: nwbinspector takes a column ending in "_time" for one time per row)
 VALVE_COLUMNS = (
-    ("valve_side", "side of each valve opening", "side"),
-    ("valve_time", "each valve opening's onset (s)", "t"),
-    ("valve_open_duration", "each opening as the device measured it (s)", "open_s"),
-    ("valve_volume", "each opening's water from the calibration (uL)", "volume_ul"),
-    ("valve_reason", "reward or free_drop", "reason"),
+    ("valve_sides", "side of each valve opening", "side"),
+    ("valve_times", "each valve opening's onset (s)", "t"),
+    ("valve_open_durations", "each opening as the device measured it (s)", "open_s"),
+    ("valve_volumes", "each opening's water from the calibration (uL)", "volume_ul"),
+    ("valve_reasons", "reward or free_drop", "reason"),
 )
 
 
@@ -143,6 +144,8 @@ def build_nwbfile(session_dir: Path) -> Any:
         session_id=session_dir.name,
         experimenter=[meta["operator"]] if meta.get("operator") else None,
         notes="\n".join(n for n in notes if n) or None,
+        experiment_description=meta["protocol"].get("description") or None,
+        keywords=["delayed directional licking", "head-fixed mouse", "behavior"],
         source_script=f"rig {meta.get('software_version', '?')} (rig export-nwb)",
         source_script_file_name="rig",
     )
@@ -152,12 +155,12 @@ def build_nwbfile(session_dir: Path) -> Any:
     _epochs(nwbfile, records, meta.get("context_switches", []))
     nwbfile.add_events_table(licks_table(events))
     nwbfile.add_events_table(device_events_table(events))
-    task = ProcessingModule(name="task", description="how the trials were run")
+    task = ProcessingModule(name="behavior", description="how the trials were run")
     nwbfile.add_processing_module(task)
     _task_tables(task, meta, records, operator)
     frames = session_dir / "trial_frames.csv"
     if frames.exists():
-        imaging = ProcessingModule(name="imaging", description="trials aligned to frames")
+        imaging = ProcessingModule(name="ophys", description="trials aligned to imaging frames")
         nwbfile.add_processing_module(imaging)
         imaging.add(_trial_frames(frames))
     nwbfile.add_scratch(

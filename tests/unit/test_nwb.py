@@ -102,8 +102,8 @@ def test_trials_round_trip(session: Path, nwb: Any) -> None:
             value = record[key]
             assert math.isnan(row[column]) if value is None else row[column] == value, key
         assert row.reward_volume == record["reward_ul"]
-        assert list(row.valve_time) == [v["t"] for v in record["valves"]]
-        assert list(row.valve_reason) == [v["reason"] for v in record["valves"]]
+        assert list(row.valve_times) == [v["t"] for v in record["valves"]]
+        assert list(row.valve_reasons) == [v["reason"] for v in record["valves"]]
     assert trials.early_lick.sum() == sum(r["early_lick"] for r in records) > 0
 
 
@@ -141,13 +141,13 @@ def test_contexts_round_trip_as_epochs_and_switches(session: Path, nwb: Any) -> 
     records = _lines(session / "trials.jsonl")
     by_label = {r["context_label"]: r for r in records}  # the last trial of each label
     assert list(epochs.stop_time) == [by_label[t[0]]["t_end"] for t in epochs.tags]
-    switches = nwb.processing["task"]["context_switches"].to_dataframe()
+    switches = nwb.processing["behavior"]["context_switches"].to_dataframe()
     assert list(switches["to"]) == [s["to"] for s in meta["context_switches"]]
     assert list(switches.trials_in_step) == [30, 30, 20]
 
 
 def test_each_trial_s_machine_is_rebuilt_and_matches_its_hash(session: Path, nwb: Any) -> None:
-    machines = nwb.processing["task"]["state_machines"].to_dataframe()
+    machines = nwb.processing["behavior"]["state_machines"].to_dataframe()
     records = _lines(session / "trials.jsonl")
     assert set(machines.sm_hash) == {r["sm_hash"] for r in records}
     for _, row in machines.iterrows():
@@ -159,17 +159,17 @@ def test_each_trial_s_machine_is_rebuilt_and_matches_its_hash(session: Path, nwb
         definition = json.loads(machines.set_index("sm_hash").definition[sm_hash])
         delay = next(s for s in definition["states"] if s["name"] == "DelayPeriod")
         assert delay["timer_s"] == 1.0
-    actions = nwb.processing["task"]["operator_actions"].to_dataframe()
+    actions = nwb.processing["behavior"]["operator_actions"].to_dataframe()
     assert list(actions.action) == ["set", "drop"]
 
 
 def test_trial_frames_round_trip(session: Path, nwb: Any) -> None:
     rows = (session / "trial_frames.csv").read_text().splitlines()
-    table = nwb.processing["imaging"]["trial_frames"].to_dataframe()
+    table = nwb.processing["ophys"]["trial_frames"].to_dataframe()
     assert len(table) == len(rows) - 2
     first = rows[2].split(",")
     assert [str(v) for v in table.iloc[0][["trial", "epoch", "plane", "frame"]]] == first[:4]
-    assert rows[0].lstrip("# ") in nwb.processing["imaging"]["trial_frames"].description
+    assert rows[0].lstrip("# ") in nwb.processing["ophys"]["trial_frames"].description
 
 
 def test_a_broken_session_is_refused_naming_the_file(tmp_path: Path, session: Path) -> None:
