@@ -5,6 +5,8 @@ rig schema protocol|hardware    print the JSON Schema (for editors' YAML complet
 rig run --rig R --protocol P --subject ID [--trials N] [--seed S] [--data-dir D]
         [--operator O] [--weight-g W] [--notes TEXT] [--fov NAME] [--realtime]
                                 one session (on virtual time for the simulated rig)
+rig resume SESSION_DIR [--trials N] [--seed S]
+                                continue an interrupted session in its folder
 rig simulate --curriculum P --mice N --seed S [--json]
                                 simulated mice through a curriculum: trials to criterion
 rig emulate scope [--bind tcp://127.0.0.1:5570]
@@ -44,11 +46,15 @@ import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rig.schema.hardware import HardwareConfig
 from rig.schema.loader import LoadError, load_model
 from rig.schema.protocol import Protocol
 from rig.schema.validate import validate_files
+
+if TYPE_CHECKING:
+    from rig.session.session import SessionRequest
 
 
 def _load_pair(args: argparse.Namespace) -> tuple[Protocol, HardwareConfig]:
@@ -83,11 +89,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rig.devices.bpod.client import BpodError
-    from rig.devices.lickport.client import LickportError
-    from rig.session.progress import ProgressBar, format_summary
-    from rig.session.runner import SessionError
-    from rig.session.session import SessionRequest, run_session
+    from rig.session.session import SessionRequest
 
     protocol, hardware = _load_pair(args)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
@@ -108,22 +110,56 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     for warning in hardware.stale_calibrations(dt.date.today()):
         print(f"rig run: warning: {warning}", file=sys.stderr)
-    bar = ProgressBar(args.trials)
+    return _run("rig run", request, _faults(args))
+
+
+def _faults(args: argparse.Namespace) -> list[Any]:
+    from rig.sim.faults import session_faults
+
     try:
-        outcome = run_session(request, [bar.attach])
+        return [session_faults(args.fault)] if args.fault else []
+    except ValueError as exc:
+        print(f"rig {args.command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from rig.session.resume import ResumeError, resume_request
+
+    try:
+        request = resume_request(Path(args.session), args.trials, args.seed, args.realtime)
+    except (ResumeError, ValueError) as exc:
+        print(f"rig resume: {exc}", file=sys.stderr)
+        return 1
+    entry = request.resume.entry if request.resume else {}
+    first, cut = entry.get("first_trial"), entry.get("interrupted_trials")
+    print(f"resuming {args.session} at trial {first} (interrupted: {cut}), {request.trials} to go")
+    return _run("rig resume", request, _faults(args))
+
+
+def _run(command: str, request: SessionRequest, observers: list[Any] | None = None) -> int:
+    from rig.devices.bpod.client import BpodError
+    from rig.devices.lickport.client import LickportError
+    from rig.session.progress import ProgressBar, format_summary
+    from rig.session.runner import SessionError
+    from rig.session.session import run_session
+
+    bar = ProgressBar(request.trials)
+    try:
+        outcome = run_session(request, [bar.attach, *(observers or [])])
     except (NotImplementedError, ValueError) as exc:
-        print(f"rig run: {exc}", file=sys.stderr)
+        print(f"{command}: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # the session files could not be written: the session stopped
-        print(f"rig run: cannot write the session's files: {exc}", file=sys.stderr)
+        print(f"{command}: cannot write the session's files: {exc}", file=sys.stderr)
         return 1
     except (SessionError, BpodError, LickportError) as exc:
-        print(f"rig run: the session stopped: {exc}", file=sys.stderr)
+        print(f"{command}: the session stopped: {exc}", file=sys.stderr)
         return 1
     finally:
         bar.close()
     print(format_summary(str(outcome.session_dir), outcome.status, outcome.summary))
-    print(f"seed     {seed} (with the mouse in session.json's sim_mouse_start, reruns it)")
+    print(f"seed     {request.seed} (with the mouse in session.json's sim_mouse_start, reruns it)")
     return 0
 
 
@@ -266,7 +302,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notes", default="")
     p.add_argument("--fov", default="", help="the imaging field of view's name")
     p.add_argument("--realtime", action="store_true", help="pace the simulated rig to the clock")
+    p.add_argument("--fault", default=None, help="inject a fault (rig/sim/faults): NAME=N")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("resume", help="continue an interrupted session in its folder")
+    p.add_argument("session", help="the session folder")
+    p.add_argument("--trials", type=_positive, default=None, help="default: what was left")
+    p.add_argument("--seed", type=int, default=None, help="default: a fresh one, recorded")
+    p.add_argument("--realtime", action="store_true", help="pace the simulated rig to the clock")
+    p.add_argument("--fault", default=None, help="inject a fault (rig/sim/faults): NAME=N")
+    p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("simulate", help="run simulated mice through a curriculum")
     p.add_argument("--curriculum", dest="protocol", required=True, help="protocol file")

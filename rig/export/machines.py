@@ -10,13 +10,12 @@ rebuilt (a session written by another software version, say) keeps its hash alon
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
-from rig.session.operator import OperatorError, edited_protocol
+from rig.session.operator import edits_in, with_edits
 from rig.task.builder import build_trial
 from rig.task.spec import TrialSpec
 
@@ -36,16 +35,13 @@ def rebuild_machines(
 ) -> MachineTable:
     protocol = Protocol.model_validate(meta["protocol"])
     hardware = HardwareConfig.model_validate(meta["hardware"])
-    edits = sorted(
-        (line for line in operator if line.get("action") == "set" and "refused" not in line),
-        key=lambda line: int(line["applies_from"]),
-    )
+    edits = edits_in(operator)
     table = MachineTable()
     for record in records:
-        while edits and int(edits[0]["applies_from"]) <= record["trial"]:
-            edit = edits.pop(0)
-            with suppress(OperatorError):  # else the session refused it too: never applied
-                protocol, _ = edited_protocol(protocol, edit["args"]["path"], edit["args"]["value"])
+        due = [e for e in edits if int(e["applies_from"]) <= record["trial"]]
+        if due:
+            protocol = with_edits(protocol, due)
+            edits = edits[len(due) :]
         recorded = str(record["sm_hash"])
         table.trials.setdefault(recorded, []).append(int(record["trial"]))
         if table.definitions.get(recorded):

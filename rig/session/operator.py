@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,21 @@ def edited_protocol(protocol: Protocol, path: str, value: Any) -> tuple[Protocol
     except ValidationError as exc:
         first = exc.errors()[0]
         raise OperatorError(f"set {path} = {value!r}: {first['msg']}") from None
+
+
+def edits_in(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``set`` lines of ``operator.jsonl`` that were applied, by their first trial."""
+    applied = [x for x in lines if x.get("action") == "set" and "refused" not in x]
+    return sorted(applied, key=lambda x: int(x["applies_from"]))
+
+
+def with_edits(protocol: Protocol, edits: list[dict[str, Any]]) -> Protocol:
+    """``protocol`` with the edits of :func:`edits_in` applied in order, as the session did
+    (an edit it refused cannot be in them; one that no longer validates is skipped)."""
+    for edit in edits:
+        with suppress(OperatorError):
+            protocol, _ = edited_protocol(protocol, edit["args"]["path"], edit["args"]["value"])
+    return protocol
 
 
 def _valves_open(name: str, state: str, seconds: float, sides: tuple[str, ...]) -> StateMachine:

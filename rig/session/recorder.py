@@ -86,12 +86,20 @@ def event_line(event: DeviceEvent) -> bytes:
 
 class SessionRecorder:
     def __init__(
-        self, session_dir: Path, metadata: dict[str, Any], *, fsync_each_trial: bool = True
+        self,
+        session_dir: Path,
+        metadata: dict[str, Any],
+        *,
+        fsync_each_trial: bool = True,
+        resume: bool = False,
     ) -> None:
+        """A new session folder, or (``resume``) the existing one, appended to."""
         self.dir = session_dir
         self.fsync_each_trial = fsync_each_trial
-        self.dir.mkdir(parents=True, exist_ok=False)
-        self.metadata = {"format_version": FORMAT_VERSION, **metadata, "status": "running"}
+        if not resume:
+            self.dir.mkdir(parents=True, exist_ok=False)
+            metadata = {"format_version": FORMAT_VERSION, **metadata}
+        self.metadata = {**metadata, "status": "running"}
         self.metadata.setdefault("context_switches", [])
         write_json_atomic(self.dir / "session.json", self.metadata)
         # Unbuffered: every write reaches the OS at once (a crash of this process loses nothing).

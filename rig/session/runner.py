@@ -94,15 +94,16 @@ class SessionRunner:
         volume_ul: Callable[[str, float], float],
         inbox: Inbox | None = None,
         clock: Callable[[], float] = time.monotonic,
+        first_trial: int = 1,
     ) -> None:
         self.device = device
         self.planner = planner
         self.bus = bus
-        self.max_trials = max_trials
+        self.max_trials = max_trials + first_trial - 1  # counted in trial numbers
         self.stop_when_curriculum_completed = stop_when_curriculum_completed
         self.volume_ul = volume_ul
         self._stop = False
-        self._queued = 0
+        self._queued = first_trial - 1  # the last trial number queued
         self._completed = 0
         self._in_flight: dict[int, _InFlight] = {}
         self._last_end: float | None = None

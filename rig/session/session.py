@@ -23,6 +23,7 @@ from typing import Any
 
 import rig
 from rig.bus import Bus, SessionEnded, SessionStarted, TrialCompleted
+from rig.devices.base import Device
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
 from rig.session.devices import is_virtual, open_device
@@ -32,6 +33,7 @@ from rig.session.operator import Inbox
 from rig.session.planner import TrialPlanner
 from rig.session.preflight import require_ready
 from rig.session.recorder import SessionRecorder, write_json_atomic
+from rig.session.resume import ResumePoint, ShiftedClock
 from rig.session.runner import SessionRunner
 from rig.sim.brain import Brain
 from rig.sim.scope import START_DEVICE_T, acquire, scope_settings
@@ -63,6 +65,7 @@ class SessionRequest:
     override_reason: str = ""
     fov: str = ""  # the imaging field of view, as the lab names it
     started_at: dt.datetime | None = None  # the calendar of simulated days (tests); None: now
+    resume: ResumePoint | None = None  # continue this interrupted session in its folder
 
 
 @dataclass
@@ -115,12 +118,17 @@ def run_session(
         hardware,
         random.Random(f"{request.subject}/{request.seed}"),
     )
-    position = last_position(subject_dir, request.protocol.name)
+    resume = request.resume
+    position = resume.position if resume else last_position(subject_dir, request.protocol.name)
     if request.start_step is not None:
         if not request.override_reason.strip():
             raise ValueError("starting at another curriculum step needs a reason")
         position = Position(step=request.start_step)
     planner = TrialPlanner(request.protocol, request.hardware, rng, position)
+    stats = RollingStats()
+    for record in resume.records if resume else []:  # what the selection and the stats knew
+        planner.selector.record(record["instructed"], record["outcome"], record["free_drop_given"])
+        stats.add(record)
     virtual = is_virtual(hardware) and not request.realtime
     with open_device(
         hardware,
@@ -129,24 +137,30 @@ def run_session(
         realtime=request.realtime,
         speed=request.speed,
         scope_seed=request.seed,
-    ) as device:
+    ) as opened:
+        device: Device = opened if resume is None else ShiftedClock(opened, resume.clock_offset_s)
         bus = Bus()
-        stats = RollingStats()
         bus.subscribe(TrialCompleted, lambda e: stats.add(e.record))
         started = request.started_at or dt.datetime.now().astimezone()
         shift = started - dt.datetime.now().astimezone()  # 0 unless on a simulated calendar
-        session_dir = new_session_dir(subject_dir, started)
+        session_dir = resume.session_dir if resume else new_session_dir(subject_dir, started)
         scope = None
         if hardware.scope.kind == "bridge":  # refuses here, before any file, if required
             scope = ScopeSession(
                 hardware.scope, session_dir.name, request.subject, required=hardware.require_scope
             )
+        if resume is None:
+            metadata = _metadata(request, planner, brain, started, virtual)
+        else:
+            metadata = dict(resume.meta)
+            metadata.setdefault("resumes", []).append({**resume.entry, "seed": request.seed})
         recorder = SessionRecorder(
             session_dir,
-            _metadata(request, planner, brain, started, virtual),
+            metadata,
             fsync_each_trial=not virtual
             if request.fsync_each_trial is None
             else request.fsync_each_trial,
+            resume=resume is not None,
         )
         recorder.attach(bus)
         if scope is not None:
@@ -173,6 +187,7 @@ def run_session(
             max_trials=request.trials,
             volume_ul=hardware.delivered_ul,
             inbox=inbox,
+            first_trial=resume.first_trial if resume else 1,
         )
         starts: list[tuple[float, float]] = []  # (t_start, t_end) of each trial, for the scope
         bus.subscribe(
@@ -194,7 +209,10 @@ def run_session(
             summary = {
                 **stats.snapshot(),
                 "end_label": planner.tracker.label,
-                "hand_water_ul": round(runner.hand_water_ul, 3),
+                "hand_water_ul": round(
+                    runner.hand_water_ul + (resume.hand_water_ul if resume else 0.0), 3
+                ),
+                **_interrupted_water(recorder.metadata),
             }
             recorder.finish(
                 status,
@@ -215,6 +233,15 @@ def run_session(
             _index(request.data_dir.expanduser(), recorder.dir)
             bus.publish(SessionEnded(status, summary))
     return SessionOutcome(recorder.dir, status, summary)
+
+
+def _interrupted_water(metadata: dict[str, Any]) -> dict[str, float]:
+    """A resumed session's water in the trials its stops interrupted (not in ``water_ul``,
+    which counts the trials in ``trials.jsonl``)."""
+    resumes = metadata.get("resumes", [])
+    if not resumes:
+        return {}
+    return {"interrupted_water_ul": round(sum(r["interrupted_water_ul"] for r in resumes), 4)}
 
 
 def _index(data_dir: Path, folder: Path) -> None:
@@ -242,6 +269,7 @@ def _metadata(
         "device": hardware.device.model_dump(mode="json"),
         "software_version": rig.__version__,
         "seed": request.seed,
+        "trials_requested": request.trials,
         "weight_g": request.weight_g,
         "warnings": hardware.stale_calibrations(started.date()),
         "notes": request.notes,
