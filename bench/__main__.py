@@ -10,6 +10,7 @@ from bench import (
     bpod,
     bpod_rapid,
     bpod_realtime,
+    fuzz,
     gui,
     lickport,
     nwb,
@@ -30,7 +31,7 @@ BENCHMARKS = {
     "registry": registry.run,
     "nwb": nwb.run,
 }
-LONG = {"bpod_realtime": bpod_realtime.run}  # run by name only: about 13 minutes
+LONG = {"bpod_realtime": bpod_realtime.run, "fuzz": fuzz.run}  # run by name only: 13 and 3 minutes
 
 
 def main(argv: list[str]) -> int:

@@ -187,7 +187,14 @@ def read_yaml(path: Path) -> Located:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise LoadError([Problem(file, 1, 1, "", f"cannot read file: {reason}")]) from None
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character first
+    except yaml.reader.ReaderError as exc:  # a control character: say where it is
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, len(before) - before.rfind("\n")
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        reason = f"character U+{code:04X} is not allowed in YAML (a control character)"
+        raise LoadError([Problem(file, line, col, "", reason)]) from None
     builder = _Builder(file, loader)
     try:
         root = loader.get_single_node()

@@ -208,6 +208,8 @@ def _time(body: bytes) -> int:
 
 
 def _event(body: bytes) -> Event:
+    if len(body) < 7:
+        raise CodecError(f"an event of {len(body)} bytes (at least 7: kind, time)")
     kind, t = chr(body[0]), _time(body[1:7])
     rest = body[7:]
     if kind == "S" and len(rest) == 4:
@@ -228,6 +230,8 @@ def _event(body: bytes) -> Event:
 
 def parse(payload: bytes) -> Message:
     """One frame's payload (CRC checked and removed) -> a message; CodecError if malformed."""
+    if not payload:
+        raise CodecError("an empty message")
     kind, body = chr(payload[0]), payload[1:]
     try:
         if kind == "v":
