@@ -73,7 +73,8 @@ def open_device(
             hardware.channels[ch] for ch in ("lick_left", "lick_right") if ch in hardware.channels
         ]
         hw = client.connect(inputs=bpod_inputs)
-        yield BpodDevice(client, hw, hardware.channels)
+        limits: dict[str, float] = {n: v.max_open_s for n, v in hardware.valves.items()}
+        yield BpodDevice(client, hw, hardware.channels, max_open_s=limits)
 
 
 @contextlib.contextmanager

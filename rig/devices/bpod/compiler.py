@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from rig.devices.bpod.hardware import INPUT_EVENT_NAMES, BpodHardware, HardwareError
 from rig.fsm.executor import to_cycles
 from rig.fsm.model import EXIT, TUP, Output, StateMachine
+from rig.fsm.water import water_problems
 
 LEVEL_CHANNELS = frozenset({"pole_position"})  # analogue levels; the rest are on/off
 
@@ -49,8 +50,14 @@ def compile_machine(
     channels: Mapping[str, str],
     *,
     run_asap: bool = True,
+    max_open_s: Mapping[str, float] | None = None,
 ) -> Compiled:
-    """The ``'C'`` message for ``machine``; ``channels`` maps rig-neutral names to Bpod ones."""
+    """The ``'C'`` message for ``machine``; ``channels`` maps rig-neutral names to Bpod ones.
+    With ``max_open_s`` (valve -> seconds), a machine that could hold a valve open longer is
+    refused (:func:`rig.fsm.water.water_problems`): the Bpod has no limit of its own."""
+    problems = water_problems(machine, dict(max_open_s or {}))
+    if problems:
+        raise CompileError("; ".join(problems))
     try:
         return _Compiler(machine, hardware, channels).message(run_asap)
     except HardwareError as exc:

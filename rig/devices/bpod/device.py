@@ -41,8 +41,10 @@ class BpodDevice:
         *,
         clock: Callable[[], float] = time.monotonic,
         silence_s: float = 0.5,
+        max_open_s: Mapping[str, float] | None = None,
     ) -> None:
         self.client, self.hw, self.channels = client, hardware, channels
+        self.max_open_s = dict(max_open_s or {})  # valve -> s: the compiler refuses longer
         self.clock, self.silence_s = clock, silence_s
         self.shadow = ReferenceExecutor()
         self.disagreements: list[str] = []
@@ -77,7 +79,9 @@ class BpodDevice:
         return not self.shadow.running and not self._sent
 
     def queue(self, machine: StateMachine, trial: int) -> None:
-        compiled = compile_machine(machine, self.hw, self.channels, run_asap=True)
+        # trial 0 is the operator's (a drop at the calibrated time, a flush he asked for)
+        limits = self.max_open_s if trial != 0 else None
+        compiled = compile_machine(machine, self.hw, self.channels, max_open_s=limits)
         self.client.send_machine(compiled.message)
         self._sent.append((trial, machine))
 
