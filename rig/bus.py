@@ -56,6 +56,7 @@ class TrialQueued:
     instructed: str
     free_drop: bool
     sm_hash: str
+    plan: dict[str, Any] = field(default_factory=dict)  # the TrialSpec, modality, stimulus
 
 
 @dataclass(frozen=True, slots=True)

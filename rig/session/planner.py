@@ -8,6 +8,7 @@ runner calls :meth:`TrialPlanner.next_trial` when it may queue a trial and
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -27,6 +28,14 @@ class PlannedTrial:
     sm_hash: str
     modality: str
     stimulus: str
+
+    def to_json(self) -> dict[str, object]:
+        """The plan as ``plans.jsonl`` keeps it: the spec, modality and stimulus."""
+        return {
+            **dataclasses.asdict(self.spec),
+            "modality": self.modality,
+            "stimulus": self.stimulus,
+        }
 
 
 class TrialPlanner:

@@ -30,6 +30,7 @@ from rig.bus import (
     OperatorActed,
     TrialAborted,
     TrialCompleted,
+    TrialQueued,
 )
 
 FORMAT_VERSION = 2
@@ -107,6 +108,7 @@ class SessionRecorder:
         self._events = os.open(self.dir / "events.jsonl", flags, 0o644)
         self._trials = os.open(self.dir / "trials.jsonl", flags, 0o644)
         self._operator = os.open(self.dir / "operator.jsonl", flags, 0o644)
+        self._plans = os.open(self.dir / "plans.jsonl", flags, 0o644)
         sync_dir(self.dir)
 
     def attach(self, bus: Bus) -> None:
@@ -115,6 +117,13 @@ class SessionRecorder:
         bus.subscribe(ContextSwitched, self.on_switch, critical=True)
         bus.subscribe(OperatorActed, self.on_operator, critical=True)
         bus.subscribe(TrialAborted, self.on_aborted, critical=True)
+        bus.subscribe(TrialQueued, self.on_queued, critical=True)
+
+    def on_queued(self, queued: TrialQueued) -> None:
+        """The trial's plan, before it starts: a resume rebuilds the record of a trial that
+        ended on the device but whose line the kill kept from ``trials.jsonl``."""
+        line = {"trial": queued.trial, "sm_hash": queued.sm_hash, **queued.plan}
+        append_all(self._plans, json.dumps(line, separators=(",", ":")).encode() + b"\n")
 
     def on_events(self, batch: DeviceEvents) -> None:
         append_all(self._events, b"".join(map(event_line, batch.events)))
@@ -163,14 +172,14 @@ class SessionRecorder:
         self.metadata.update(extra)
         self.metadata["status"] = status
         try:
-            for fd in (self._events, self._trials, self._operator):
+            for fd in (self._events, self._trials, self._operator, self._plans):
                 os.fsync(fd)
         except OSError as exc:
             self.metadata["status"] = "crashed"
             self.metadata.setdefault("errors", []).append(f"sync at the end failed: {exc}")
             raise
         finally:
-            for fd in (self._events, self._trials, self._operator):
+            for fd in (self._events, self._trials, self._operator, self._plans):
                 os.close(fd)
             write_json_atomic(self.dir / "session.json", self.metadata)
 

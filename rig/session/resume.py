@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,10 @@ def resume_point(session_dir: Path, now: dt.datetime | None = None) -> ResumePoi
     events = read_records(session_dir / "events.jsonl")
     operator = read_records(session_dir / "operator.jsonl")
     protocol = with_edits(Protocol.model_validate(meta["protocol"]), edits_in(operator))
+    recovered = _recover(session_dir, meta, records, events)
+    records = sorted(records + recovered, key=lambda r: int(r["trial"]))
+    missing_switches = _switches_to_record(meta, records)
+    meta["context_switches"] = meta.get("context_switches", []) + missing_switches
     last_t = max((float(e["t"]) for e in events), default=0.0)
     last_trial = max((int(e["trial"]) for e in events), default=0)
     done = {int(r["trial"]) for r in records}
@@ -100,6 +105,8 @@ def resume_point(session_dir: Path, now: dt.datetime | None = None) -> ResumePoi
         "wall_gap_s": round(wall_gap, 3),
         "clock_offset_s": offset,
         "cut_lines": {name: text for name, text in cut.items() if text},
+        "recovered_trials": [int(r["trial"]) for r in recovered],
+        "recovered_switches": [int(w["after_trial"]) for w in missing_switches],
         "interrupted_water_ul": round(water, 4),
         "valves_open_at_stop": still_open,
     }
@@ -115,6 +122,89 @@ def resume_point(session_dir: Path, now: dt.datetime | None = None) -> ResumePoi
         hand_water_ul=hand,
         entry=entry,
     )
+
+
+def _recover(
+    session_dir: Path,
+    meta: dict[str, Any],
+    records: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The records of trials that ended on the device (``trial_end`` in ``events.jsonl``)
+    but have no line in ``trials.jsonl`` (the stop came in between): rebuilt from their
+    events and their plan in ``plans.jsonl``, as the session would have, and appended."""
+    from rig.schema.hardware import HardwareConfig
+    from rig.task.outcome import summarize_trial
+    from rig.task.spec import TrialSpec
+
+    plans = {int(p["trial"]): p for p in read_records(session_dir / "plans.jsonl")}
+    done = {int(r["trial"]) for r in records} | set(meta.get("aborted_trials", []))
+    by_trial: dict[int, list[DeviceEvent]] = {}
+    for e in events:
+        by_trial.setdefault(int(e["trial"]), []).append(_device_event(e))
+    ends = {r["trial"]: r["t_end"] for r in records}
+    calibration = HardwareConfig.model_validate(meta["hardware"])
+    spec_fields = {f.name for f in dataclasses.fields(TrialSpec)}
+    out: list[dict[str, Any]] = []
+    for trial in sorted(by_trial):
+        evs = by_trial[trial]
+        if trial == 0 or trial in done or trial not in plans or evs[-1].kind != "trial_end":
+            continue
+        plan = plans[trial]
+        before = [t for t in ends if t < trial]
+        last_end = ends[max(before)] if before else None
+        dead = None if last_end is None else round((evs[0].t - last_end) * 1000, 3)
+        record = summarize_trial(
+            TrialSpec(**{k: v for k, v in plan.items() if k in spec_fields}),
+            plan["modality"], plan["stimulus"], evs, sm_hash=plan["sm_hash"],
+            dead_time_ms=dead, volume_ul=calibration.delivered_ul,
+        )  # fmt: skip
+        record["recovered_by_resume"] = True
+        ends[trial] = record["t_end"]
+        out.append(record)
+    if out:
+        lines = b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in out)
+        with (session_dir / "trials.jsonl").open("ab") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+    return out
+
+
+def _device_event(line: dict[str, Any]) -> DeviceEvent:
+    value, freq, host = int(line.get("value", 0)), line.get("freq_hz"), line.get("host_t")
+    return DeviceEvent(int(line["trial"]), line["kind"], line["name"], float(line["t"]),
+                       value, freq, host)  # fmt: skip
+
+
+def _switches_to_record(meta: dict[str, Any], records: list[dict[str, Any]]) -> list[Any]:
+    """Curriculum switches the records imply that ``session.json`` does not hold yet (the
+    stop came before it was rewritten)."""
+    from rig.session.history import RULE_REASONS
+    from rig.task.context import ContextTracker
+
+    tracker = ContextTracker(
+        Protocol.model_validate(meta["protocol"]), Position.from_json(meta["start_position"])
+    )
+    known = meta.get("context_switches", [])
+    manual = {s["after_trial"]: s for s in known
+              if s["reason"] not in RULE_REASONS and not s.get("completed")}  # fmt: skip
+    seen = {(s["after_trial"], s["to_step"]) for s in known}
+    missing = []
+    for record in records:
+        advanced = tracker.record(record["outcome"], record["early_lick"])
+        trial = int(record["trial"])
+        if advanced is not None and (trial, advanced.to_step) not in seen:
+            missing.append({
+                "after_trial": trial, "from": advanced.from_label, "to": advanced.to_label,
+                "from_step": advanced.from_step, "to_step": advanced.to_step,
+                "completed": advanced.completed, "trials_in_step": advanced.trials_in_step,
+                "reason": advanced.reason,
+            })  # fmt: skip
+        switch = manual.get(trial)
+        if switch is not None:
+            tracker.switch(switch["reason"], switch.get("to_step"))
+    return missing
 
 
 def _water_of(

@@ -307,9 +307,8 @@ class SessionRunner:
         self._waiting = self._queued
         self.device.queue(plan.machine, self._queued)
         spec = plan.spec
-        self.bus.publish(
-            TrialQueued(spec.trial, spec.label, spec.instructed, spec.free_drop, plan.sm_hash)
-        )
+        self.bus.publish(TrialQueued(spec.trial, spec.label, spec.instructed, spec.free_drop,
+                                     plan.sm_hash, plan.to_json()))  # fmt: skip
 
     def _handle(self, event: DeviceEvent) -> None:
         if event.kind == "trial_start" and event.trial == self._waiting:

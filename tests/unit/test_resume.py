@@ -159,3 +159,33 @@ def test_the_interrupted_trial_s_water_is_counted_from_its_valve_events(tmp_path
                    if v["t"] <= events[closed]["t"])  # fmt: skip
     assert expected > 0
     assert resume["interrupted_water_ul"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_a_trial_that_ended_just_before_the_kill_is_recovered(
+    tmp_path: Path,
+) -> None:
+    """The kill lands after a trial's last events were written and before its line was: the
+    resume rebuilds the line from the events and the trial's plan (plans.jsonl), the same as
+    an uninterrupted run wrote it. (The curriculum switch it caused was written when the
+    outcome was decided, before the trial's end.)"""
+    args = ["run", "--protocol", "tests/data/quick_contexts.yaml", "--subject", "m1",
+            "--trials", "40", "--seed", "3"]  # fmt: skip
+    assert _rig(*args, "--data-dir", str(tmp_path / "whole")).returncode == 0
+    whole = next((tmp_path / "whole" / "m1").glob("2*"))
+    events = _lines(whole / "events.jsonl")
+    end_of_30 = next(
+        i for i, e in enumerate(events) if e["trial"] == 30 and e["kind"] == "trial_end"
+    )
+    killed = _rig(*args, "--data-dir", str(tmp_path / "cut"), "--fault",
+                  f"kill-after-events={end_of_30 + 1}")  # fmt: skip
+    assert killed.returncode == -9
+    folder = next((tmp_path / "cut" / "m1").glob("2*"))
+    assert len(_lines(folder / "trials.jsonl")) == 29  # trial 30's line was never written
+    assert main(["resume", str(folder)]) == 0
+    (resume,) = _meta(folder)["resumes"]
+    assert resume["recovered_trials"] == [30] and resume["interrupted_trials"] == []
+    assert resume["recovered_switches"] == []
+    recovered = _lines(folder / "trials.jsonl")[29]
+    assert recovered.pop("recovered_by_resume") is True
+    assert recovered == _lines(whole / "trials.jsonl")[29]
+    assert _meta(folder)["context_switches"][0] == _meta(whole)["context_switches"][0]
