@@ -15,6 +15,7 @@ from bench import (
     lickport,
     nwb,
     registry,
+    reliability,
     scope,
     scope_link,
     sim_speed,
@@ -31,7 +32,8 @@ BENCHMARKS = {
     "registry": registry.run,
     "nwb": nwb.run,
 }
-LONG = {"bpod_realtime": bpod_realtime.run, "fuzz": fuzz.run}  # run by name only: 13 and 3 minutes
+# run by name only: about 13, 3 and 4 minutes
+LONG = {"bpod_realtime": bpod_realtime.run, "fuzz": fuzz.run, "reliability": reliability.run}
 
 
 def main(argv: list[str]) -> int:

@@ -107,6 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         protocol_path=args.protocol,
         hardware_path=args.rig,
         realtime=args.realtime,
+        fsync_each_trial=True if args.fsync else None,
     )
     for warning in hardware.stale_calibrations(dt.date.today()):
         print(f"rig run: warning: {warning}", file=sys.stderr)
@@ -302,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notes", default="")
     p.add_argument("--fov", default="", help="the imaging field of view's name")
     p.add_argument("--realtime", action="store_true", help="pace the simulated rig to the clock")
+    p.add_argument("--fsync", action="store_true", help="fsync every trial (as in real time)")
     p.add_argument("--fault", default=None, help="inject a fault (rig/sim/faults): NAME=N")
     p.set_defaults(func=cmd_run)
 

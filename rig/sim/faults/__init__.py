@@ -38,6 +38,7 @@ def session_faults(spec: str) -> Callable[[Bus], None]:
         if seen[0] < after:
             return
         if name == "kill-after-events":
+            os.write(2, f"fault: SIGKILL after {seen[0]} device events\n".encode())
             os.kill(os.getpid(), signal.SIGKILL)
         else:
             _fill_the_disk()
