@@ -3,7 +3,10 @@
 The controller is its own process (``rig serve``): the GUI can freeze, crash or close
 without a trial noticing. Started here, it listens on a private ipc endpoint unless
 ``--endpoint`` says otherwise; with ``--attach ENDPOINT`` the GUI joins a controller that is
-already running, on this PC or another.
+already running, on this PC or another. Beyond loopback the controller requires CURVE
+(``--curve-key``, ``--allow``); a GUI attaching to it gives its own secret key (``--key``)
+and the controller's public key (``--server-key``); a GUI that started its controller uses
+the controller's own key pair.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 from PyQt6 import QtCore, QtWidgets
 
@@ -26,6 +30,9 @@ def start_controller(args: argparse.Namespace, endpoint: str) -> subprocess.Pope
         cmd += ["--data-dir", args.data_dir]
     if args.seed is not None:
         cmd += ["--seed", str(args.seed)]
+    for option, value in (("--curve-key", args.curve_key), ("--allow", args.allow)):
+        if value:
+            cmd += [option, value]
     # its own process group: a Ctrl-C in this terminal does not stop a running session
     return subprocess.Popen(cmd, start_new_session=True)
 
@@ -39,7 +46,15 @@ def main(args: argparse.Namespace) -> int:
     if endpoint is None:
         endpoint = args.endpoint or f"ipc://{tempfile.mkdtemp(prefix='rig-')}/controller"
         controller = start_controller(args, endpoint)
-    client = ControllerClient(endpoint, timeout_s=15)
+    curve = None
+    if args.attach and (args.key or args.server_key):
+        if not (args.key and args.server_key):
+            print("rig gui: --attach with CURVE needs both --key and --server-key", file=sys.stderr)
+            return 2
+        curve = (Path(args.key), Path(args.server_key))
+    elif controller is not None and args.curve_key:
+        curve = (Path(args.curve_key), Path(args.curve_key))  # its own pair
+    client = ControllerClient(endpoint, timeout_s=15, curve=curve)
     try:
         client.request("hello")
     except ControllerError as exc:

@@ -25,14 +25,16 @@ rig report SUBJECT|--all [--out DIR]
                                 trials to criterion per context across subjects
 rig export-nwb SESSION_DIR [-o FILE]
                                 the session as an NWB file (validated by pynwb)
-rig serve --rig R [--endpoint tcp://*:5555] [--data-dir D] [--speed X]
+rig serve --rig R [--endpoint tcp://*:5555 --curve-key K [--allow DIR]] [--data-dir D]
                                 the rig's controller: sessions started and steered by GUIs
 rig align SESSION_DIR TIFF_DIR  which imaging frame each trial epoch began in, per plane
                                 (writes trial_frames.csv into the session)
 rig scope-info TIFF...          what ScanImage files hold: version, rate, planes, frames
 rig scope-bridge [--bind tcp://127.0.0.1:5570] [--backend fake|filedrop --dir D] [--log F]
                                 the microscope PC's end of the link (CURVE with --curve-key)
-rig gui [--rig R] [--attach ENDPOINT]
+rig keys new|rotate NAME [--dir D]
+                                CURVE keys for anything that listens beyond loopback
+rig gui [--rig R] [--attach ENDPOINT [--key K --server-key P]]
                                 the daily-training GUI; starts the rig's controller, or
                                 attaches to a running one (also on another PC)
 """
@@ -228,50 +230,6 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import signal
-
-    from rig.control.server import Controller
-
-    try:
-        controller = Controller(
-            Path(args.rig),
-            args.endpoint,
-            data_dir=Path(args.data_dir) if args.data_dir else None,
-            protocols_dir=Path(args.protocols),
-            speed=args.speed,
-            seed=args.seed,
-        )
-    except (LoadError, ValueError) as exc:
-        print(f"rig serve: {exc}", file=sys.stderr)
-        return 1
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, lambda *_: controller.handle("shutdown", {}))
-    print(f"rig serve: {controller.hardware.name} at {args.endpoint}", file=sys.stderr, flush=True)
-    controller.serve()
-    return 0
-
-
-def cmd_gui(args: argparse.Namespace) -> int:
-    import importlib
-
-    try:  # the GUI is a client of rig, in its own package: rig itself never imports Qt
-        app = importlib.import_module("gui.app")
-    except ImportError as exc:
-        print(f"rig gui: the GUI is not installed ({exc}): pip install '.[gui]'", file=sys.stderr)
-        return 1
-    code: int = app.main(args)
-    return code
-
-
-def _add_controller_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rig", default="hardware_configs/sim.yaml", help="hardware config")
-    p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
-    p.add_argument("--protocols", default="protocols", help="the folder of protocol files")
-    p.add_argument("--speed", type=float, default=1.0, help="simulated rig: times real time")
-    p.add_argument("--seed", type=int, default=None)
-
-
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -342,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_emulate)
 
+    from rig.control.cli import register as add_controller_commands
     from rig.export.cli import register as add_export_command
     from rig.report.cli import register as add_report_command
     from rig.scope.cli import register as add_scope_commands
@@ -350,18 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_subjects_command(sub)
     add_report_command(sub)
     add_export_command(sub)
+    add_controller_commands(sub)
     add_scope_commands(sub)
 
-    p = sub.add_parser("serve", help="run the rig's controller for GUIs")
-    _add_controller_options(p)
-    p.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="tcp://*:5555 for all")
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("gui", help="the daily-training GUI")
-    _add_controller_options(p)
-    p.add_argument("--attach", default=None, help="a running controller's endpoint")
-    p.add_argument("--endpoint", default=None, help="where the started controller listens")
-    p.set_defaults(func=cmd_gui)
     return parser
 
 

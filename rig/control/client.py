@@ -13,12 +13,14 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import zmq
 
 from rig.control.server import events_endpoint
 from rig.control.wire import TOPIC, Message, WireError, decode
+from rig.sync.curve import client_keys
 
 
 class ControllerError(RuntimeError):
@@ -26,8 +28,12 @@ class ControllerError(RuntimeError):
 
 
 class ControllerClient:
-    def __init__(self, endpoint: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, endpoint: str, *, timeout_s: float = 10.0, curve: tuple[Path, Path] | None = None
+    ) -> None:
+        """``curve``: (this GUI's secret key file, the controller's public key file)."""
         self.endpoint = endpoint
+        self.curve = curve
         self.timeout_ms = int(timeout_s * 1000)
         self.context: zmq.Context[zmq.Socket[bytes]] = (
             zmq.Context.instance()
@@ -38,8 +44,14 @@ class ControllerClient:
     def _connect(self) -> zmq.Socket[bytes]:
         sock: zmq.Socket[bytes] = self.context.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
+        self.secure(sock)
         sock.connect(self.endpoint)
         return sock
+
+    def secure(self, sock: zmq.Socket[bytes]) -> None:
+        """CURVE keys on a socket to the controller, when it has them."""
+        if self.curve is not None:
+            client_keys(sock, *self.curve)
 
     def request(self, cmd: str, *, timeout_s: float | None = None, **args: Any) -> dict[str, Any]:
         timeout_ms = self.timeout_ms if timeout_s is None else int(timeout_s * 1000)
@@ -74,6 +86,7 @@ class EventStream:
         self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.RCVHWM, 0)
         self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC)
+        client.secure(self._sub)
         self._sub.connect(events_endpoint(client.endpoint))
         self._lock = threading.Lock()
         self._ready: deque[Message] = deque()

@@ -43,6 +43,7 @@ from rig.session.session import SessionRequest, run_session
 from rig.session.today import DEFAULT_PROTOCOL, subjects, suggest
 from rig.sim.subject import new_brain
 from rig.subjects.registry import Registry
+from rig.sync.curve import Guard, require_key
 
 INPROC = "inproc://rig-session-events"
 log = logging.getLogger(__name__)
@@ -92,7 +93,13 @@ class Controller:
         protocols_dir: Path = Path("protocols"),
         speed: float = 1.0,
         seed: int | None = None,
+        curve_key: Path | None = None,
+        allow: Path | None = None,
     ) -> None:
+        """``curve_key``: the controller's secret key (required to listen beyond loopback);
+        ``allow``: a folder of the GUIs' public keys, the only ones let in
+        (:mod:`rig.sync.curve`)."""
+        require_key(endpoint, curve_key)
         self.hardware_path = hardware_path
         self.hardware = load_model(hardware_path, HardwareConfig)
         self.endpoint = endpoint
@@ -101,6 +108,7 @@ class Controller:
         self.speed = speed
         self.seed = seed
         self.context = zmq.Context()
+        self.guard = Guard.from_files(self.context, curve_key, allow) if curve_key else None
         self._seq = 0
         self._history: list[tuple[bytes, bytes]] = []  # the current session's messages
         self._first_seq = 1
@@ -123,6 +131,9 @@ class Controller:
             sock.setsockopt(zmq.LINGER, 0)
         pub.setsockopt(zmq.SNDHWM, 0)
         pull.setsockopt(zmq.RCVHWM, 0)
+        if self.guard is not None:
+            self.guard.protect(rep, "controller requests")
+            self.guard.protect(pub, "controller events")
         rep.bind(self.endpoint)
         pub.bind(events_endpoint(self.endpoint))
         pull.bind(INPROC)
@@ -144,6 +155,8 @@ class Controller:
                 self._thread.join()
                 self._forward(pull, pub)
         finally:
+            if self.guard is not None:
+                self.guard.stop()
             for sock in (rep, pub, pull):
                 sock.close()
             self.context.term()

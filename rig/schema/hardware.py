@@ -133,6 +133,7 @@ class Scope(Strict):
     kind: Literal["none", "fake", "bridge"] = "none"
     endpoint: str = "tcp://127.0.0.1:5570"  # bridge: where `rig scope-bridge` listens
     curve_server_key: str | None = None  # bridge: its CURVE public key (Z85); None: no CURVE
+    curve_key_file: str | None = None  # bridge with an allow list: this rig's secret key file
     frame_rate_hz: Annotated[float, Field(gt=0, le=1000)] = 30.0
     planes: Annotated[int, Field(ge=1, le=100)] = 5
     channels: list[Annotated[int, Field(ge=1, le=4)]] = Field(default=[1], min_length=1)

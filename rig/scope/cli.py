@@ -25,6 +25,7 @@ def register(sub: Any) -> None:
     p.add_argument("--dir", default="scope-requests", help="filedrop: the folder ScanImage polls")
     p.add_argument("--log", default="scope-bridge.jsonl", help="append-only message log")
     p.add_argument("--curve-key", default=None, help="file with the bridge's CURVE secret key")
+    p.add_argument("--allow", default=None, help="folder of the rigs' public keys let in")
     p.set_defaults(func=cmd_scope_bridge)
 
 
@@ -82,12 +83,20 @@ def cmd_scope_bridge(args: argparse.Namespace) -> int:
 
     from rig.sync.backends import Backend, FakeBackend, FileDropBackend
     from rig.sync.bridge import Bridge
+    from rig.sync.curve import load_public, load_secret_text
 
     backend: Backend = FakeBackend() if args.backend == "fake" else FileDropBackend(Path(args.dir))
-    secret = None
-    if args.curve_key:  # a file holding the bridge's secret key (Z85, as zmq writes it)
-        secret = Path(args.curve_key).read_text().strip().encode()
-    bridge = Bridge(args.bind, backend, Path(args.log), curve_secret_key=secret)
+    secret, allowed = None, None
+    try:
+        if args.curve_key:  # a key file (rig keys new), or the bare Z85 secret
+            secret = load_secret_text(Path(args.curve_key))
+        if getattr(args, "allow", None):
+            allowed = {load_public(p) for p in sorted(Path(args.allow).glob("*.key"))}
+        bridge = Bridge(args.bind, backend, Path(args.log), curve_secret_key=secret,
+                        allowed=allowed)  # fmt: skip
+    except ValueError as exc:  # CurveError: a key missing or unreadable
+        print(f"rig scope-bridge: {exc}", file=sys.stderr)
+        return 1
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, lambda *_: bridge.stop())
     print(f"rig scope-bridge: {args.backend} backend at {args.bind}, log {args.log}", flush=True)

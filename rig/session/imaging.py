@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from rig.bus import Bus, DeviceEvents, ScopeAlarm, TrialCompleted, TrialQueued
 from rig.schema.hardware import Scope
+from rig.sync.curve import load_secret
 from rig.sync.link import ScopeLink
 from rig.sync.messages import (
     Arm,
@@ -42,8 +44,11 @@ class ScopeSession:
         self._changes: list[tuple[bool, float, float]] = []  # (connected, noticed, since)
         self._lock = threading.Lock()
         key = scope.curve_server_key.encode() if scope.curve_server_key else None
+        own = None  # this rig's secret key, for a bridge with an allow list
+        if scope.curve_key_file:
+            own = load_secret(Path(scope.curve_key_file).expanduser())[1]
         self.link: ScopeLink | None = None  # _changed may run before the constructor returns
-        link = ScopeLink(scope.endpoint, rig_id=subject, curve_server_key=key,
+        link = ScopeLink(scope.endpoint, rig_id=subject, curve_server_key=key, curve_secret_key=own,
                          on_change=self._changed)  # fmt: skip
         self.link = link
         self.gaps: list[dict[str, float | None]] = []  # seconds from the session's start

@@ -18,6 +18,7 @@ from typing import Any
 import zmq
 
 from rig.sync.backends import Backend
+from rig.sync.curve import Guard, is_loopback, require_key
 from rig.sync.messages import (
     REQUESTS,
     BadMessage,
@@ -40,15 +41,21 @@ class Bridge:
         *,
         bridge_id: str = "scope",
         curve_secret_key: bytes | None = None,
+        allowed: set[bytes] | None = None,
     ) -> None:
+        """``curve_secret_key`` (Z85): required to listen beyond loopback; ``allowed``: the
+        rigs' public keys let in (None: any rig that knows the bridge's public key)."""
+        if curve_secret_key is None and not is_loopback(bind):
+            require_key(bind, None)
         self.bind, self.backend, self.bridge_id = bind, backend, bridge_id
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, 4 * 64 * 1024)  # bigger: ZeroMQ drops it
+        self.guard = None
         if curve_secret_key is not None:
-            self.socket.curve_server = True
-            self.socket.curve_secretkey = curve_secret_key
+            self.guard = Guard(self.context, curve_secret_key, allowed)
+            self.guard.protect(self.socket, "bridge")
         self.socket.bind(bind)
         self.log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.received = 0
@@ -67,6 +74,8 @@ class Bridge:
                 frames = self.socket.recv_multipart()
                 self.handle(frames[0], frames[1:])
         finally:
+            if self.guard is not None:
+                self.guard.stop()
             self.socket.close()
             os.close(self.log)
             self.context.term()

@@ -40,11 +40,15 @@ class ScopeLink:
         heartbeat_s: float = 0.25,
         lost_after_s: float = 1.0,
         curve_server_key: bytes | None = None,
+        curve_secret_key: bytes | None = None,
         on_change: Callable[[bool], None] | None = None,
     ) -> None:
+        """``curve_server_key``: the bridge's public key (Z85); ``curve_secret_key``: this
+        rig's own (for a bridge with an allow list; else a key pair made per connection)."""
         self.endpoint, self.rig_id = endpoint, rig_id
         self.heartbeat_s, self.lost_after_s = heartbeat_s, lost_after_s
         self.curve_server_key = curve_server_key
+        self.curve_secret_key = curve_secret_key
         self.on_change = on_change
         self.context = zmq.Context()
         self.connected = False
@@ -106,6 +110,9 @@ class ScopeLink:
         dealer.setsockopt(zmq.LINGER, 0)
         if self.curve_server_key is not None:
             public, secret = zmq.curve_keypair()
+            if self.curve_secret_key is not None:
+                secret = self.curve_secret_key
+                public = zmq.curve_public(secret)
             dealer.curve_serverkey = self.curve_server_key
             dealer.curve_publickey, dealer.curve_secretkey = public, secret
         dealer.connect(self.endpoint)

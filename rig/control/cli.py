@@ -1,0 +1,105 @@
+"""``rig serve`` (the rig's controller for GUIs), ``rig gui`` and ``rig keys new|rotate``
+(the CURVE keys of anything that listens beyond loopback: :mod:`rig.sync.curve`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rig.schema.loader import LoadError
+
+
+def register(sub: Any) -> None:
+    """Add ``serve``, ``gui`` and ``keys`` to the ``rig`` command's subparsers."""
+    p = sub.add_parser("serve", help="run the rig's controller for GUIs")
+    controller_options(p)
+    p.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="tcp://*:5555 for all")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("gui", help="the daily-training GUI")
+    controller_options(p)
+    p.add_argument("--attach", default=None, help="a running controller's endpoint")
+    p.add_argument("--endpoint", default=None, help="where the started controller listens")
+    p.add_argument("--key", default=None, help="--attach with CURVE: this GUI's secret key")
+    p.add_argument("--server-key", default=None, help="--attach: the controller's public key")
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("keys", help="CURVE keys: make a pair, or rotate one")
+    p.add_argument("action", choices=["new", "rotate"])
+    p.add_argument("name", help="whose keys: rig1, gui-bench2, scope-pc")
+    p.add_argument("--dir", default="keys", help="the folder of key files")
+    p.set_defaults(func=cmd_keys)
+
+
+def controller_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rig", default="hardware_configs/sim.yaml", help="hardware config")
+    p.add_argument("--data-dir", default=None, help="default: the hardware config's data_dir")
+    p.add_argument("--protocols", default="protocols", help="the folder of protocol files")
+    p.add_argument("--speed", type=float, default=1.0, help="simulated rig: times real time")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--curve-key", default=None, help="the controller's secret key (CURVE)")
+    p.add_argument("--allow", default=None, help="folder of the GUIs' public keys let in")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+
+    from rig.control.server import Controller
+
+    try:
+        controller = Controller(
+            Path(args.rig),
+            args.endpoint,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            protocols_dir=Path(args.protocols),
+            speed=args.speed,
+            seed=args.seed,
+            curve_key=Path(args.curve_key) if args.curve_key else None,
+            allow=Path(args.allow) if args.allow else None,
+        )
+    except (LoadError, ValueError) as exc:
+        print(f"rig serve: {exc}", file=sys.stderr)
+        return 1
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, lambda *_: controller.handle("shutdown", {}))
+    secured = " (CURVE)" if controller.guard else ""
+    print(f"rig serve: {controller.hardware.name} at {args.endpoint}{secured}", file=sys.stderr,
+          flush=True)  # fmt: skip
+    controller.serve()
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    import importlib
+
+    try:  # the GUI is a client of rig, in its own package: rig itself never imports Qt
+        app = importlib.import_module("gui.app")
+    except ImportError as exc:
+        print(f"rig gui: the GUI is not installed ({exc}): pip install '.[gui]'", file=sys.stderr)
+        return 1
+    code: int = app.main(args)
+    return code
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from rig.sync.curve import CurveError, new_keys, rotate_keys
+
+    folder = Path(args.dir).expanduser()
+    try:
+        if args.action == "new":
+            if (folder / f"{args.name}.key").exists():
+                print(f"rig keys: {folder / args.name}.key exists; use rig keys rotate",
+                      file=sys.stderr)  # fmt: skip
+                return 1
+            public, secret = new_keys(folder, args.name)
+        else:
+            public, secret, kept = rotate_keys(folder, args.name)
+            print(f"kept     {', '.join(map(str, kept))}")
+    except CurveError as exc:
+        print(f"rig keys: {exc}", file=sys.stderr)
+        return 1
+    print(f"public   {public}  (give it to the other side: its --server-key, or its --allow)")
+    print(f"secret   {secret}  (mode 600; stays here: --curve-key or --key)")
+    return 0
