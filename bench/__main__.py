@@ -13,6 +13,7 @@ from bench import (
     fuzz,
     gui,
     lickport,
+    link_loss,
     nwb,
     registry,
     reliability,
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "scope": scope.run,
     "scope_link": scope_link.run,
     "lickport": lickport.run,
+    "link_loss": link_loss.run,
     "registry": registry.run,
     "nwb": nwb.run,
 }
