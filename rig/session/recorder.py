@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,8 @@ from rig.bus import (
 )
 
 FORMAT_VERSION = 2
+SLOW_WRITE_S = 0.1  # an events write slower than this is counted: the disk is in trouble
+log = logging.getLogger(__name__)
 
 
 def sync_dir(path: Path) -> None:
@@ -126,7 +130,21 @@ class SessionRecorder:
         append_all(self._plans, json.dumps(line, separators=(",", ":")).encode() + b"\n")
 
     def on_events(self, batch: DeviceEvents) -> None:
+        started = time.monotonic()
         append_all(self._events, b"".join(map(event_line, batch.events)))
+        self._timed(time.monotonic() - started)
+
+    def _timed(self, took_s: float) -> None:
+        """A write slower than :data:`SLOW_WRITE_S` (a slow or failing disk) is counted in
+        ``session.json`` ``slow_writes`` and logged, the first and then every hundredth."""
+        if took_s < SLOW_WRITE_S:
+            return
+        slow = self.metadata.setdefault("slow_writes", {"count": 0, "max_ms": 0.0})
+        slow["count"] += 1
+        slow["max_ms"] = round(max(slow["max_ms"], took_s * 1000), 1)
+        if slow["count"] % 100 == 1:
+            log.warning("slow disk: writing events took %.0f ms (%d so far)", took_s * 1000,
+                        slow["count"])  # fmt: skip
 
     def on_trial(self, completed: TrialCompleted) -> None:
         if self.fsync_each_trial:

@@ -80,3 +80,46 @@ def test_a_frozen_gui_loses_nothing_and_slows_nothing(root: Path, tmp_path: Path
     records = [json.loads(x) for x in (session / "trials.jsonl").read_text().splitlines()]
     assert len(records) == 12
     assert all(r["dead_time_ms"] == 0.1 for r in records[1:])
+
+
+def test_a_killed_gui_costs_the_session_nothing_and_a_new_one_gets_it_all(
+    root: Path, tmp_path: Path
+) -> None:
+    """The GUI process SIGKILLed mid-session: the trials go on, the files are complete, and
+    a GUI started afterwards receives the whole session, in order, from its first message."""
+    running = start_controller(root, tmp_path, speed=5.0)
+    client = ControllerClient(running.endpoint)
+    probe = subprocess.Popen(
+        [sys.executable, "-m", "gui.probe", running.endpoint, str(tmp_path / "first.json")],
+        stdout=subprocess.PIPE, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    try:
+        assert probe.stdout is not None and probe.stdout.readline().strip() == b"ready"
+        stream = EventStream(client)
+        client.request("create_subject", subject="K1")
+        client.request("start", subject="K1", protocol="tactile_T1.yaml", trials=6,
+                       operator="test", weight_g=20.0)  # fmt: skip
+        seen: list = []
+        deadline = time.monotonic() + 120
+        trials = lambda s: sum(m.type == "TrialCompleted" for m in s)  # noqa: E731
+        wait_for(stream, seen, deadline, lambda s: trials(s) >= 2)
+        probe.kill()
+        assert probe.wait(10) == -signal.SIGKILL
+        wait_for(stream, seen, deadline, lambda s: any(m.type == "SessionEnded" for m in s))
+        second = tmp_path / "second.json"
+        late = subprocess.run(
+            [sys.executable, "-m", "gui.probe", running.endpoint, str(second)],
+            capture_output=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+            timeout=60,
+        )  # fmt: skip
+        assert late.returncode == 0
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+        client.close()
+        stop_controller(running)
+    got = json.loads(second.read_text())
+    assert got["seqs"] == [m.seq for m in seen] and got["trials"] == 6 and got["ended"]
+    (session,) = (p for p in (running.data_dir / "K1").iterdir() if p.is_dir())
+    assert len((session / "trials.jsonl").read_text().splitlines()) == 6
+    assert json.loads((session / "session.json").read_text())["status"] == "completed"

@@ -189,3 +189,17 @@ def test_a_trial_that_ended_just_before_the_kill_is_recovered(
     assert recovered.pop("recovered_by_resume") is True
     assert recovered == _lines(whole / "trials.jsonl")[29]
     assert _meta(folder)["context_switches"][0] == _meta(whole)["context_switches"][0]
+
+
+def test_a_slow_disk_is_counted_and_logged_and_nothing_is_lost(tmp_path: Path) -> None:
+    done = _rig("run", "--protocol", "protocols/tactile_T1.yaml", "--subject", "m1",
+                "--trials", "1", "--seed", "1", "--data-dir", str(tmp_path),
+                "--fault", "slow-writes-ms=110")  # fmt: skip
+    assert done.returncode == 0
+    assert "slow disk: writing events took 11" in done.stderr
+    folder = next((tmp_path / "m1").glob("2*"))
+    meta = _meta(folder)
+    events = _lines(folder / "events.jsonl")
+    assert meta["status"] == "completed" and len(_lines(folder / "trials.jsonl")) == 1
+    assert 0 < meta["slow_writes"]["count"] <= len(events)
+    assert 110 <= meta["slow_writes"]["max_ms"] < 1000

@@ -8,7 +8,9 @@ fault lands at the same place every time for the same seed:
   recorder is subscribed first, so the N-th event is in ``events.jsonl``); the session
   stays ``running`` and ``rig resume`` continues it;
 - ``enospc-after-events=N``: from then on every write of the session's files fails with
-  ENOSPC (the disk is full); the session stops as ``crashed`` and names the error.
+  ENOSPC (the disk is full); the session stops as ``crashed`` and names the error;
+- ``slow-writes-ms=N``: every write of the session's files takes N ms more (a slow or
+  failing disk); slow ones are counted in ``session.json`` ``slow_writes`` and logged.
 
 What each fault does to the rig, and the tests that show it: ``docs/reliability.md``.
 """
@@ -22,7 +24,7 @@ from collections.abc import Callable
 
 from rig.bus import Bus, DeviceEvents
 
-FAULTS = ("kill-after-events", "enospc-after-events")
+FAULTS = ("kill-after-events", "enospc-after-events", "slow-writes-ms")
 
 
 def session_faults(spec: str) -> Callable[[Bus], None]:
@@ -32,6 +34,8 @@ def session_faults(spec: str) -> Callable[[Bus], None]:
         raise ValueError(f"fault {spec!r}: use one of {', '.join(f + '=N' for f in FAULTS)}")
     after = int(value)
     seen = [0]
+    if name == "slow-writes-ms":
+        return lambda bus: _slow_the_disk(after / 1000)
 
     def on_events(batch: DeviceEvents) -> None:
         seen[0] += len(batch.events)
@@ -57,3 +61,18 @@ def _fill_the_disk() -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     recorder.append_all = full
+
+
+def _slow_the_disk(seconds: float) -> None:
+    """Every later append to the session's files takes ``seconds`` more."""
+    import time
+
+    from rig.session import recorder
+
+    write = recorder.append_all
+
+    def slow(fd: int, data: bytes) -> None:
+        time.sleep(seconds)
+        write(fd, data)
+
+    recorder.append_all = slow
