@@ -11,7 +11,7 @@ rig simulate --curriculum P --mice N --seed S [--json]
                                 simulated mice through a curriculum: trials to criterion
 rig emulate scope [--bind tcp://127.0.0.1:5570]
                                 the fake ScanImage behind its bridge (a microscope PC)
-rig emulate bpod [--profile r2-fw23] [--rig R --seed S]
+rig emulate bpod [--profile r2-fw23] [--rig R --seed S] [--fault F]
                                 an emulated Bpod on pseudo-terminals (prints its ports);
                                 with --rig, a simulated mouse licks its ports
 rig emulate lickport [--realtime|--fast] [--seed S] [--rig R]
@@ -207,6 +207,14 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     from rig.sim.bpod.server import BpodServer
 
     server = BpodServer(PROFILES[args.profile])
+    if args.fault:  # garbage, silence or a reset on the link (rig/sim/faults/link.py)
+        from rig.sim.faults.link import LinkFault
+
+        try:
+            server.inject(LinkFault(args.fault, seed=args.seed))
+        except ValueError as exc:
+            print(f"rig emulate: {exc}", file=sys.stderr)
+            return 2
     if args.rig:  # a simulated mouse at the ports, wired as the hardware config says
         import random
 
@@ -298,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log", default="scope-bridge.jsonl", help="scope: the message log")
     p.add_argument("--curve-key", default=None, help="scope: file with the CURVE secret key")
     p.add_argument("--dir", default="", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--fault", default=None, help="bpod: garbage-every=N|silent-after=N|reset-after=N"
+    )
     p.set_defaults(func=cmd_emulate)
 
     from rig.control.cli import register as add_controller_commands

@@ -30,6 +30,7 @@ from rig.schema.hardware import HardwareConfig
 from rig.sim.bpod.server import BpodServer
 from rig.sim.bpod.world import BpodWorld
 from rig.sim.brain import Brain
+from rig.sim.faults.link import LinkFault
 from rig.sim.lickport.build import BuildError
 from rig.sim.lickport.harness import HarnessError
 from rig.sim.lickport.world import emulated_board
@@ -82,12 +83,15 @@ def _emulated_bpod(
     url: str, hardware: HardwareConfig, brain: Brain, rng: random.Random
 ) -> Iterator[str]:
     parsed = urlparse(url)
-    profile = parse_qs(parsed.query).get("profile", ["r2-fw23"])[0]
+    query = parse_qs(parsed.query)
+    profile = query.get("profile", ["r2-fw23"])[0]
     if parsed.netloc != "bpod" or profile not in PROFILES:
         raise ValueError(
             f"device url {url!r}: use emulate://bpod?profile=P with P one of {sorted(PROFILES)}"
         )
     server = BpodServer(PROFILES[profile])
+    if "fault" in query:  # a fault on the emulated link (rig/sim/faults/link.py)
+        server.inject(LinkFault(query["fault"][0], seed=rng.randrange(2**31)))
     world = BpodWorld(
         server.firmware,
         Mouse(brain, random.Random(rng.random())),

@@ -28,7 +28,7 @@ from rig.devices.bpod.compiler import compile_machine
 from rig.devices.bpod.decoder import Events, Garbage, TrialEnd, TrialStart
 from rig.devices.bpod.hardware import INPUT_EVENT_NAMES, BpodHardware
 from rig.fsm.executor import CYCLE_US, CYCLES_PER_S, Record, ReferenceExecutor
-from rig.fsm.model import StateMachine
+from rig.fsm.model import TUP, StateMachine
 from rig.schema.hardware import INPUT_CHANNELS
 
 
@@ -57,6 +57,8 @@ class BpodDevice:
         self._host_zero = clock()
         self._abort = False
         self._wake = threading.Event()
+        self._heard = clock()  # when the Bpod last sent anything
+        self._stall_s: float | None = None  # see _stall_limit
 
     def _input_codes(self) -> dict[int, tuple[str, int]]:
         """Bpod event code -> (rig input channel, level)."""
@@ -82,6 +84,9 @@ class BpodDevice:
         # trial 0 is the operator's (a drop at the calibrated time, a flush he asked for)
         limits = self.max_open_s if trial != 0 else None
         compiled = compile_machine(machine, self.hw, self.channels, max_open_s=limits)
+        if self.idle:  # silence while nothing ran (a pause) is not a stall
+            self._heard = self.clock()
+        self._stall_s = _stall_limit(machine, self._stall_s)
         self.client.send_machine(compiled.message)
         self._sent.append((trial, machine))
 
@@ -105,6 +110,8 @@ class BpodDevice:
         while True:
             records: list[Record] = []
             messages = self.client.poll(0.05)
+            if messages:
+                self._heard = self.clock()
             for message in messages:
                 records += self._handle(message)
             if records:
@@ -184,6 +191,13 @@ class BpodDevice:
         return records + step
 
     def _check_alive(self) -> None:
+        quiet = self.clock() - self._heard
+        if self._stall_s is not None and quiet > self._stall_s:  # whatever the replay thinks
+            raise DeviceLost(
+                f"{self.client.transport.name}: nothing from the Bpod for {quiet:.1f} s with "
+                f"trial {self.shadow.trial or (self._sent[0][0] if self._sent else '?')} on it "
+                f"(every state it runs reports within {self._stall_s:.1f} s)"
+            )
         deadline = self.shadow.next_deadline()
         if deadline is None or not self.shadow.running:
             return
@@ -194,3 +208,13 @@ class BpodDevice:
                 f"{self.client.transport.name}: no event from the Bpod {self.silence_s} s after "
                 f"trial {self.shadow.trial} was due one (cycle {late})"
             )
+
+
+def _stall_limit(machine: StateMachine, previous: float | None) -> float | None:
+    """How long the Bpod can be silent while ``machine`` runs: every state left by its timer
+    reports within it (the Bpod sends each transition), so twice the longest timer, at least
+    5 s; None (no limit) if a state waits for an input alone."""
+    if any(TUP not in s.transitions for s in machine.states):
+        return None
+    limit = max(5.0, 2 * max((s.timer_s for s in machine.states), default=0.0))
+    return limit if previous is None else max(limit, previous)

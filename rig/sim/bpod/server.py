@@ -21,6 +21,7 @@ from collections.abc import Callable
 from rig.devices.bpod.hardware import BpodHardware
 from rig.fsm.executor import CYCLES_PER_S
 from rig.sim.bpod.firmware import BpodFirmware
+from rig.sim.faults.link import LinkFault
 
 PORTS_BY_MACHINE_TYPE = {1: 1, 2: 1, 3: 2, 4: 3}
 
@@ -41,6 +42,20 @@ class BpodServer:
         self._start = time.monotonic()
         self._stopped = False
         self.on_cycle: Callable[[BpodFirmware], None] | None = None
+        self.fault: LinkFault | None = None  # rig/sim/faults/link.py, on port 1
+
+    def inject(self, fault: LinkFault) -> None:
+        """A fault on the protocol port's link (garbage, silence, a reset)."""
+        self.fault = fault
+        fault.on_reset = self._reset
+
+    def _reset(self) -> None:
+        """As after a power glitch: a new firmware state, the same wiring to the world."""
+        fw = self.firmware
+        on_output = fw.on_output
+        fw.__init__(fw.hw, minor=fw.minor, pcb=fw.pcb)  # type: ignore[misc]
+        fw.on_output = on_output
+        self._start = time.monotonic()
 
     def stop(self) -> None:
         self._stopped = True
@@ -63,6 +78,8 @@ class BpodServer:
         fw = self.firmware
         for port, master in self._masters.items():
             data = fw.read(port)
+            if data and port == 1 and self.fault is not None:
+                data = self.fault.outgoing(data)
             if data:
                 with contextlib.suppress(OSError):  # a full buffer: lost, as on USB
                     os.write(master, data)
@@ -70,6 +87,8 @@ class BpodServer:
             incoming = os.read(self._masters[1], 4096)
         except (BlockingIOError, OSError):
             incoming = b""
+        if incoming and self.fault is not None:
+            incoming = self.fault.incoming(incoming)
         if incoming:
             fw.receive(incoming)
 
