@@ -29,6 +29,26 @@ def wait_for(stream: EventStream, seen: list[object], until: float, predicate: o
         seen += stream.take()
 
 
+def start_session(
+    client: ControllerClient, probe: subprocess.Popen[bytes], subject: str, trials: int
+) -> tuple[EventStream, list[object], float]:
+    """Once the probe GUI is attached: a session of ``trials`` T1 trials, watched by the
+    test's own event stream, until two trials completed; (stream, seen, deadline)."""
+    assert probe.stdout is not None and probe.stdout.readline().strip() == b"ready"
+    stream = EventStream(client)  # the test's own view of what the controller published
+    client.request("create_subject", subject=subject)
+    client.request("start", subject=subject, protocol="tactile_T1.yaml", trials=trials,
+                   operator="test", weight_g=20.0)  # fmt: skip
+    seen: list[object] = []
+    deadline = time.monotonic() + 120
+    wait_for(stream, seen, deadline, lambda s: completed(s) >= 2)
+    return stream, seen, deadline
+
+
+def completed(seen: list[object]) -> int:
+    return sum(getattr(m, "type", "") == "TrialCompleted" for m in seen)
+
+
 def test_a_frozen_gui_loses_nothing_and_slows_nothing(root: Path, tmp_path: Path) -> None:
     running = start_controller(root, tmp_path, speed=5.0)
     report = tmp_path / "probe.json"
@@ -39,20 +59,12 @@ def test_a_frozen_gui_loses_nothing_and_slows_nothing(root: Path, tmp_path: Path
         env={**os.environ, "PYTHONPATH": str(root)},
     )  # fmt: skip
     try:
-        assert probe.stdout is not None and probe.stdout.readline().strip() == b"ready"
-        stream = EventStream(client)  # the test's own view of what the controller published
-        client.request("create_subject", subject="F1")
-        client.request("start", subject="F1", protocol="tactile_T1.yaml", trials=12,
-                       operator="test", weight_g=20.0)  # fmt: skip
-        seen: list = []
-        deadline = time.monotonic() + 120
-        trials = lambda s: sum(m.type == "TrialCompleted" for m in s)  # noqa: E731
-        wait_for(stream, seen, deadline, lambda s: trials(s) >= 2)
+        stream, seen, deadline = start_session(client, probe, "F1", 12)
         probe.send_signal(signal.SIGSTOP)
-        frozen_at, before = time.monotonic(), trials(seen)
+        frozen_at, before = time.monotonic(), completed(seen)
         wait_for(stream, seen, deadline, lambda s: time.monotonic() - frozen_at >= FREEZE_S)
         probe.send_signal(signal.SIGCONT)
-        assert trials(seen) > before, "trials went on while the GUI was frozen"
+        assert completed(seen) > before, "trials went on while the GUI was frozen"
         wait_for(stream, seen, deadline, lambda s: any(m.type == "SessionEnded" for m in s))
         assert probe.wait(60) == 0
     finally:
@@ -94,15 +106,7 @@ def test_a_killed_gui_costs_the_session_nothing_and_a_new_one_gets_it_all(
         stdout=subprocess.PIPE, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
     )  # fmt: skip
     try:
-        assert probe.stdout is not None and probe.stdout.readline().strip() == b"ready"
-        stream = EventStream(client)
-        client.request("create_subject", subject="K1")
-        client.request("start", subject="K1", protocol="tactile_T1.yaml", trials=6,
-                       operator="test", weight_g=20.0)  # fmt: skip
-        seen: list = []
-        deadline = time.monotonic() + 120
-        trials = lambda s: sum(m.type == "TrialCompleted" for m in s)  # noqa: E731
-        wait_for(stream, seen, deadline, lambda s: trials(s) >= 2)
+        stream, seen, deadline = start_session(client, probe, "K1", 6)
         probe.kill()
         assert probe.wait(10) == -signal.SIGKILL
         wait_for(stream, seen, deadline, lambda s: any(m.type == "SessionEnded" for m in s))
