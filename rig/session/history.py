@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.schema.protocol import Protocol
-from rig.task.context import ContextTracker, Position
+from rig.task.context import ContextTracker, Position, StepAdvanced
 
 SUBJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 REPORTS_DIR = "reports"  # <data_dir>/reports/ holds `rig report`'s output, not a subject
@@ -64,6 +64,16 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def replayed_position(session_dir: Path, meta: dict[str, Any]) -> Position:
     """The position at the end of a session that did not record one."""
+    return replay(meta, read_records(session_dir / "trials.jsonl"))[0]
+
+
+def replay(
+    meta: dict[str, Any], records: list[dict[str, Any]]
+) -> tuple[Position, list[tuple[int, StepAdvanced]]]:
+    """The session's ``records`` through the curriculum rules of its own protocol snapshot,
+    from its ``start_position``, with each operator's switch in ``context_switches``
+    applied right after its ``after_trial``: the position at the end, and each step the
+    rules advanced, after which trial."""
     protocol = Protocol.model_validate(meta["protocol"])
     tracker = ContextTracker(protocol, Position.from_json(meta["start_position"]))
     manual = {
@@ -71,12 +81,15 @@ def replayed_position(session_dir: Path, meta: dict[str, Any]) -> Position:
         for s in meta.get("context_switches", [])
         if s["reason"] not in RULE_REASONS and not s.get("completed")
     }
-    for record in read_records(session_dir / "trials.jsonl"):
-        tracker.record(record["outcome"], record["early_lick"])
+    advanced: list[tuple[int, StepAdvanced]] = []
+    for record in records:
+        step = tracker.record(record["outcome"], record["early_lick"])
+        if step is not None:
+            advanced.append((int(record["trial"]), step))
         switch = manual.get(record["trial"])
         if switch is not None:
             tracker.switch(switch["reason"], switch.get("to_step"))
-    return tracker.position
+    return tracker.position, advanced
 
 
 def last_position(subject_dir: Path, protocol_name: str) -> Position | None:

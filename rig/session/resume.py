@@ -33,14 +33,13 @@ from rig.bus import DeviceEvent
 from rig.devices.base import Device
 from rig.fsm.model import StateMachine
 from rig.schema.protocol import Protocol
-from rig.session.history import read_json, read_records, replayed_position
+from rig.session.history import read_json, read_records, replay
 from rig.session.operator import edits_in, with_edits
 from rig.task.context import Position
 
 if TYPE_CHECKING:
     from rig.session.session import SessionRequest
 
-VALVE_SIDES = {"valve_left": "left", "valve_right": "right"}
 RESUMABLE = ("running", "crashed", "aborted")
 VIRTUAL_GAP_S = 1.0  # the gap put between the two parts of a session on virtual time
 
@@ -114,7 +113,7 @@ def resume_point(session_dir: Path, now: dt.datetime | None = None) -> ResumePoi
         session_dir=session_dir,
         meta=meta,
         protocol=protocol,
-        position=replayed_position(session_dir, meta),
+        position=replay(meta, records)[0],
         records=records,
         first_trial=last_trial + 1,
         clock_offset_s=offset,
@@ -180,31 +179,14 @@ def _device_event(line: dict[str, Any]) -> DeviceEvent:
 def _switches_to_record(meta: dict[str, Any], records: list[dict[str, Any]]) -> list[Any]:
     """Curriculum switches the records imply that ``session.json`` does not hold yet (the
     stop came before it was rewritten)."""
-    from rig.session.history import RULE_REASONS
-    from rig.task.context import ContextTracker
-
-    tracker = ContextTracker(
-        Protocol.model_validate(meta["protocol"]), Position.from_json(meta["start_position"])
-    )
-    known = meta.get("context_switches", [])
-    manual = {s["after_trial"]: s for s in known
-              if s["reason"] not in RULE_REASONS and not s.get("completed")}  # fmt: skip
-    seen = {(s["after_trial"], s["to_step"]) for s in known}
-    missing = []
-    for record in records:
-        advanced = tracker.record(record["outcome"], record["early_lick"])
-        trial = int(record["trial"])
-        if advanced is not None and (trial, advanced.to_step) not in seen:
-            missing.append({
-                "after_trial": trial, "from": advanced.from_label, "to": advanced.to_label,
-                "from_step": advanced.from_step, "to_step": advanced.to_step,
-                "completed": advanced.completed, "trials_in_step": advanced.trials_in_step,
-                "reason": advanced.reason,
-            })  # fmt: skip
-        switch = manual.get(trial)
-        if switch is not None:
-            tracker.switch(switch["reason"], switch.get("to_step"))
-    return missing
+    seen = {(s["after_trial"], s["to_step"]) for s in meta.get("context_switches", [])}
+    return [
+        {"after_trial": trial, "from": a.from_label, "to": a.to_label, "from_step": a.from_step,
+         "to_step": a.to_step, "completed": a.completed, "trials_in_step": a.trials_in_step,
+         "reason": a.reason}
+        for trial, a in replay(meta, records)[1]
+        if (trial, a.to_step) not in seen
+    ]  # fmt: skip
 
 
 def _water_of(
@@ -213,6 +195,7 @@ def _water_of(
     """The water the valves gave in ``trials`` (from their events, by the calibration),
     and the valves still open at the last event (the host stopped mid-drop)."""
     from rig.schema.hardware import HardwareConfig
+    from rig.session.runner import VALVE_SIDES
 
     calibration = HardwareConfig.model_validate(hardware)
     opened: dict[str, float] = {}
