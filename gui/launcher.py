@@ -104,6 +104,12 @@ class Launcher(QtWidgets.QWidget):
         self.start.setMinimumHeight(40)
         self.start.clicked.connect(self.start_session)
         outer.addWidget(self.start)
+        self.resume = QtWidgets.QPushButton("")  # shown when the last session was interrupted
+        self.resume.setObjectName("launcher_resume")
+        self.resume.setVisible(False)
+        self.resume.clicked.connect(self.resume_session)
+        outer.addWidget(self.resume)
+        self.interrupted: str | None = None  # that session's folder
 
         self.subject.currentTextChanged.connect(lambda _: self.refresh_suggestion())
         self.protocol.currentTextChanged.connect(lambda _: self.refresh_suggestion(keep=True))
@@ -176,6 +182,13 @@ class Launcher(QtWidgets.QWidget):
             else "; first session"
         )
         self.today.setText(text)
+        self.interrupted = (
+            last["dir"] if last and last["status"] in ("running", "crashed") else None
+        )
+        if self.interrupted and last:
+            when = str(last["start_time"])[:16].replace("T", " ")
+            self.resume.setText(f"Resume the interrupted session of {when} ({last['status']})")
+        self.resume.setVisible(self.interrupted is not None)
         self.step.blockSignals(True)
         self.step.clear()
         for i, label in enumerate(s["steps"]):
@@ -226,6 +239,17 @@ class Launcher(QtWidgets.QWidget):
             if self.suggestion is not None and self.step.currentData() != self.suggestion["step"]:
                 req["start_step"] = self.step.currentData()
         return req
+
+    def resume_session(self) -> None:
+        """Continue the subject's interrupted session in its folder (``rig resume``)."""
+        if self.interrupted is None:
+            return
+        try:
+            self.client.request("resume", session=self.interrupted)
+        except ControllerError as exc:
+            self.problem.setText(str(exc))
+            return
+        self.started.emit({"resume": self.interrupted})
 
     def start_session(self) -> None:
         if not self.check_form():

@@ -30,6 +30,7 @@ import zmq
 
 from rig.bus import Bus, SessionEnded, SessionStarted
 from rig.control.calibration import per_opening, pulse_machine, save_calibration, save_spot_check
+from rig.control.requests import number, resume_in, start_request, weight_of, whole
 from rig.control.wire import EVENT_TYPES, TOPIC, encode_body, encode_header
 from rig.fsm.model import StateMachine
 from rig.schema.hardware import HardwareConfig
@@ -47,29 +48,6 @@ from rig.sync.curve import Guard, require_key
 
 INPROC = "inproc://rig-session-events"
 log = logging.getLogger(__name__)
-
-
-def _int(req: dict[str, Any], key: str, default: int) -> int:
-    value = req.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ValueError(f"{key}: {value!r} is not a whole number")
-    return int(value)
-
-
-def _float(req: dict[str, Any], key: str, default: float) -> float:
-    value = req.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{key}: {value!r} is not a number")
-    return float(value)
-
-
-def _weight(req: dict[str, Any]) -> float | None:
-    if req.get("weight_g") is None:
-        return None
-    weight = _float(req, "weight_g", 0.0)
-    if not 1 <= weight <= 100:
-        raise ValueError(f"weight_g: {weight} g is not a mouse's weight")
-    return weight
 
 
 def events_endpoint(endpoint: str) -> str:
@@ -203,7 +181,7 @@ class Controller:
         if cmd == "hello":
             return self._hello()
         if cmd == "history":
-            since = _int(req, "since", 0)
+            since = whole(req, "since", 0)
             start = max(0, since + 1 - self._first_seq)
             return {
                 "first_seq": self._first_seq,
@@ -225,6 +203,8 @@ class Controller:
             return {"suggestion": found.to_json()}
         if cmd == "start":
             return self._start(req)
+        if cmd == "resume":
+            return self._resume(req)
         if cmd == "command":
             inbox = self._inbox  # once: the session thread may end meanwhile
             if inbox is None:
@@ -239,7 +219,7 @@ class Controller:
                     raise ValueError(f"{target}: not a session of this rig's data folder")
             if target is None:
                 raise ValueError("there is no finished session to annotate")
-            _weight(req)
+            weight_of(req)
             fields: dict[str, Any] = {k: req[k] for k in ("weight_g", "notes") if k in req}
             annotate_session(target, fields)
             return {"session_dir": str(target)}
@@ -271,30 +251,24 @@ class Controller:
     def _start(self, req: dict[str, Any]) -> dict[str, Any]:
         if self._busy_with:
             raise ValueError(f"the rig is busy ({self._busy_with})")
-        subject = check_subject_id(str(req.get("subject", "")))
-        protocol_file = str(req.get("protocol", ""))
-        protocol = load_model(self.protocols_dir / protocol_file, Protocol)
-        weight = _weight(req)
         self.hardware = load_model(self.hardware_path, HardwareConfig)
-        seed = _int(req, "seed", self.seed if self.seed is not None else time.time_ns() % 2**31)
-        request = SessionRequest(
-            protocol=protocol,
-            hardware=self.hardware,
-            subject=subject,
-            trials=_int(req, "trials", 1000),
-            seed=seed,
-            data_dir=self.data_dir,
-            operator=str(req.get("operator", "")),
-            protocol_path=str(self.protocols_dir / protocol_file),
-            hardware_path=str(self.hardware_path),
-            realtime=True,
-            weight_g=weight,
-            notes=str(req.get("notes", "")),
-            speed=self.speed,
-            start_step=None if req.get("start_step") is None else _int(req, "start_step", 0),
-            override_reason=str(req.get("override_reason", "")),
-            fov=str(req.get("fov", "")),
-        )
+        request = start_request(req, self.hardware, self.hardware_path, self.protocols_dir,
+                                self.data_dir, self.speed, self._seed())  # fmt: skip
+        return self._launch(request, str(req.get("protocol", "")))
+
+    def _resume(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Continue an interrupted session of this data folder (``rig resume``)."""
+        if self._busy_with:
+            raise ValueError(f"the rig is busy ({self._busy_with})")
+        request = resume_in(self.data_dir, str(req.get("session", "")), self._seed(), self.speed)
+        meta = request.resume.meta if request.resume else {}
+        return self._launch(request, Path(str(meta.get("protocol_file", ""))).name)
+
+    def _seed(self) -> int:
+        return self.seed if self.seed is not None else time.time_ns() % 2**31
+
+    def _launch(self, request: SessionRequest, protocol_file: str) -> dict[str, Any]:
+        seed, subject = request.seed, request.subject
         self._forward(self._pull, self._pub)  # the last session's last events first
         self._history.clear()
         self._first_seq = self._seq + 1
@@ -348,10 +322,10 @@ class Controller:
             self.hardware = save_calibration(self.hardware_path, valve, points, today)
             return {"warnings": self.hardware.stale_calibrations(today)}
         if cmd == "spot_check":
-            pulses = _int(req, "pulses", 0)
-            measured = per_opening(_float(req, "weight_mg", -1.0), pulses)
+            pulses = whole(req, "pulses", 0)
+            measured = per_opening(number(req, "weight_mg", -1.0), pulses)
             self.hardware, check = save_spot_check(
-                self.hardware_path, valve, _float(req, "open_s", 0.0), measured, today
+                self.hardware_path, valve, number(req, "open_s", 0.0), measured, today
             )
             return {
                 "expected_ul": check.expected_ul,
@@ -361,9 +335,9 @@ class Controller:
             }
         if self._busy_with:
             raise ValueError(f"the rig is busy ({self._busy_with})")
-        pulses = _int(req, "pulses", 0)
-        open_s = _float(req, "open_s", 0.0)
-        machine = pulse_machine(valve, open_s, pulses, _float(req, "interval_s", 0.5))
+        pulses = whole(req, "pulses", 0)
+        open_s = number(req, "open_s", 0.0)
+        machine = pulse_machine(valve, open_s, pulses, number(req, "interval_s", 0.5))
         self._busy_with = "calibration"
         try:
             return self._pulse(machine, valve, open_s, pulses)

@@ -1,0 +1,58 @@
+"""An interrupted session, resumed from the launcher: the subject's last session was
+killed; the launcher offers to resume it, one click continues it in its folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PyQt6 import QtCore
+from pytestqt.qtbot import QtBot
+
+from gui.window import MainWindow
+from rig.control.client import ControllerClient
+from tests.gui.conftest import start_controller, stop_controller
+
+pytestmark = [pytest.mark.realtime]
+
+
+def test_the_launcher_resumes_an_interrupted_session(
+    qtbot: QtBot, root: Path, tmp_path: Path
+) -> None:
+    killed = subprocess.run(
+        [sys.executable, "-m", "rig.cli", "run", "--protocol", "protocols/tactile_T1.yaml",
+         "--subject", "R1", "--trials", "8", "--seed", "2", "--data-dir", str(tmp_path / "data"),
+         "--fault", "kill-after-events=200"],
+        cwd=root, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -9
+    (folder,) = (tmp_path / "data" / "R1").iterdir()
+    done_before = len((folder / "trials.jsonl").read_text().splitlines())
+    running = start_controller(root, tmp_path, speed=20.0)
+    client = ControllerClient(running.endpoint)
+    window = MainWindow(client)
+    window.ask_on_close = lambda: "stop"  # type: ignore[method-assign]
+    qtbot.addWidget(window)
+    try:
+        window.start()
+        launcher = window.launcher
+        launcher.subject.setCurrentText("R1")
+        qtbot.waitUntil(lambda: launcher.resume.isVisibleTo(launcher), timeout=10_000)
+        assert "Resume the interrupted session of" in launcher.resume.text()
+        assert "(running)" in launcher.resume.text()
+        qtbot.mouseClick(launcher.resume, QtCore.Qt.MouseButton.LeftButton)
+        assert window.stack.currentWidget() is window.live_page
+        qtbot.waitUntil(lambda: window.live.ended is not None, timeout=60_000)
+    finally:
+        window.close()
+        client.close()
+        stop_controller(running)
+    meta = json.loads((folder / "session.json").read_text())
+    assert meta["status"] == "completed" and len(meta["resumes"]) == 1
+    records = [json.loads(x) for x in (folder / "trials.jsonl").read_text().splitlines()]
+    interrupted = meta["resumes"][0]["interrupted_trials"]
+    assert [r["trial"] for r in records] == [t for t in range(1, 9) if t not in interrupted]
+    assert len(records) > done_before
