@@ -32,15 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 US = CYCLES_PER_S / 1e6
 
 
-def _configure(b: Board) -> None:
-    b.client.write(
-        codec.config(
-            debounce_us=(1000, 1000), heartbeat_ms=60_000, max_open_ms=(200, 200), bitcode=True
-        )
-    )
-    b.run_until_message(codec.Ack)
-
-
 def _latency_machine() -> StateMachine:
     return StateMachine(
         name="answer",
@@ -204,7 +195,7 @@ def sizes() -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     with board([*WATCH, "PB3"]) as b:
-        _configure(b)
+        b.configure(heartbeat_ms=60_000, max_open_ms=(200, 200), bitcode=True)
         figures = latency(b)
         figures |= loop_and_dead_time(b)
     return figures | sizes()

@@ -39,9 +39,7 @@ def run() -> dict[str, Any]:
     short = compile_blob(_trial("short", 0.03, 0.1))
     open_ms, detect_ms, hello_ms, restart_ms = [], [], [], []
     with board([*WATCH]) as b:
-        b.client.write(codec.config(debounce_us=(1000, 1000), heartbeat_ms=1000,
-                                    max_open_ms=(200, 200), bitcode=False))  # fmt: skip
-        b.run_until_message(codec.Ack)
+        b.configure(heartbeat_ms=1000, max_open_ms=(200, 200))
         trial = 0
         for _ in range(LOSSES):
             trial += 1

@@ -27,23 +27,10 @@ Trace = list[tuple[str, str, int, float]]
 @pytest.fixture(scope="module")
 def lockstep() -> Iterator[Board]:
     with board([*WATCH, "PB3"]) as b:
-        configure(b, heartbeat_ms=60_000, max_open_ms=(1000, 1000), debounce_us=0)
+        ack = b.configure(heartbeat_ms=60_000, max_open_ms=(1000, 1000), debounce_us=0,
+                          bitcode=True)  # fmt: skip
+        assert isinstance(ack, codec.Ack) and ack.of == "C"
         yield b
-
-
-def configure(
-    b: Board, *, heartbeat_ms: int, max_open_ms: tuple[int, int], debounce_us: int
-) -> None:
-    b.client.write(
-        codec.config(
-            debounce_us=(debounce_us, debounce_us),
-            heartbeat_ms=heartbeat_ms,
-            max_open_ms=max_open_ms,
-            bitcode=True,
-        )
-    )
-    ack = b.run_until_message(codec.Ack)
-    assert isinstance(ack, codec.Ack) and ack.of == "C"
 
 
 # -- random machines and input timelines ------------------------------------------------------

@@ -42,15 +42,7 @@ def lockstep() -> Iterator[Board]:
 
 
 def configure(b: Board, *, heartbeat_ms: int, max_open_ms: int) -> None:
-    b.client.write(
-        codec.config(
-            debounce_us=(1000, 1000),
-            heartbeat_ms=heartbeat_ms,
-            max_open_ms=(max_open_ms, max_open_ms),
-            bitcode=False,
-        )
-    )
-    ack = b.run_until_message(codec.Ack)
+    ack = b.configure(heartbeat_ms=heartbeat_ms, max_open_ms=(max_open_ms, max_open_ms))
     assert isinstance(ack, codec.Ack) and ack.of == "C"
 
 

@@ -76,6 +76,25 @@ class Board:
             seen = len(self.outputs)
         raise TimeoutError(f"{pin} never went to {value} in {limit_s} simulated s")
 
+    def configure(
+        self,
+        *,
+        heartbeat_ms: int,
+        max_open_ms: tuple[int, int],
+        debounce_us: int = 1000,
+        bitcode: bool = False,
+    ) -> codec.Message:
+        """Send the board its configuration and run until its answer (an Ack of 'C')."""
+        self.client.write(
+            codec.config(
+                debounce_us=(debounce_us, debounce_us),
+                heartbeat_ms=heartbeat_ms,
+                max_open_ms=max_open_ms,
+                bitcode=bitcode,
+            )
+        )
+        return self.run_until_message(codec.Ack)
+
     def events(self) -> list[codec.Event]:
         return [m for m in self.messages if isinstance(m, codec.Event)]
 
