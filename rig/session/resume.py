@@ -57,7 +57,6 @@ class ResumePoint:
     records: list[dict[str, Any]]
     first_trial: int  # the number of the first trial run after the resume
     clock_offset_s: float
-    gap_s: float
     hand_water_ul: float
     entry: dict[str, Any] = field(default_factory=dict)  # appended to session.json resumes
 
@@ -117,7 +116,6 @@ def resume_point(session_dir: Path, now: dt.datetime | None = None) -> ResumePoi
         records=records,
         first_trial=last_trial + 1,
         clock_offset_s=offset,
-        gap_s=gap,
         hand_water_ul=hand,
         entry=entry,
     )

@@ -18,7 +18,7 @@ from typing import Any
 import zmq
 
 from rig.sync.backends import Backend
-from rig.sync.curve import Guard, is_loopback, require_key
+from rig.sync.curve import Guard, require_key
 from rig.sync.messages import (
     REQUESTS,
     BadMessage,
@@ -45,8 +45,8 @@ class Bridge:
     ) -> None:
         """``curve_secret_key`` (Z85): required to listen beyond loopback; ``allowed``: the
         rigs' public keys let in (None: any rig that knows the bridge's public key)."""
-        if curve_secret_key is None and not is_loopback(bind):
-            require_key(bind, None)
+        if curve_secret_key is None:
+            require_key(bind, None)  # refuses beyond loopback
         self.bind, self.backend, self.bridge_id = bind, backend, bridge_id
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.ROUTER)
