@@ -188,7 +188,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
-    import signal
+    from rig.signals import on_terminating_signals
 
     if args.device == "scope":  # the fake ScanImage behind the bridge, as on its own PC
         from rig.scope.cli import cmd_scope_bridge
@@ -229,8 +229,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         server.on_cycle = world.on_cycle
     for port, path in sorted(server.ports.items()):
         print(f"port: {path}" if port == 1 else f"port{port}: {path}", flush=True)
-    signal.signal(signal.SIGINT, lambda *_: server.stop())
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    on_terminating_signals(server.stop)
     try:
         server.serve()
     finally:

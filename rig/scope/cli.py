@@ -79,8 +79,7 @@ def cmd_scope_info(args: argparse.Namespace) -> int:
 
 
 def cmd_scope_bridge(args: argparse.Namespace) -> int:
-    import signal
-
+    from rig.signals import on_terminating_signals
     from rig.sync.backends import Backend, FakeBackend, FileDropBackend
     from rig.sync.bridge import Bridge
     from rig.sync.curve import load_public, load_secret_text
@@ -97,8 +96,11 @@ def cmd_scope_bridge(args: argparse.Namespace) -> int:
     except ValueError as exc:  # CurveError: a key missing or unreadable
         print(f"rig scope-bridge: {exc}", file=sys.stderr)
         return 1
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, lambda *_: bridge.stop())
+    on_terminating_signals(bridge.stop)
+    if secret is not None and allowed is None:
+        print(f"rig scope-bridge: WARNING: {args.bind} lets in ANY rig that has the bridge's "
+              "public key; give --allow DIR (the rigs' public keys) to let in only those",
+              file=sys.stderr, flush=True)  # fmt: skip
     print(f"rig scope-bridge: {args.backend} backend at {args.bind}, log {args.log}", flush=True)
     bridge.serve()
     print(f"rig scope-bridge: {bridge.received} messages, {bridge.refused} refused")

@@ -51,7 +51,12 @@ def test_preflight_refuses_a_reward_the_valve_cannot_deliver(root: Path, tmp_pat
 
 
 @pytest.mark.realtime
-def test_sigint_ends_the_session_after_the_running_trial(root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT])
+def test_a_terminating_signal_ends_the_session_after_the_running_trial(
+    root: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Ctrl-C, a closed terminal or SSH session (SIGHUP), kill, Ctrl-\\: each stops the
+    session between trials, records it and lets the device go (never exit 129 mid-trial)."""
     (tmp_path / "short.yaml").write_text(SHORT)
     env = {**os.environ, "PYTHONPATH": str(root)}
     cmd = [sys.executable, "-m", "rig.cli", "run", "--protocol", str(tmp_path / "short.yaml")]
@@ -62,7 +67,7 @@ def test_sigint_ends_the_session_after_the_running_trial(root: Path, tmp_path: P
     while time.monotonic() < deadline and not (trials and trials[0].read_text()):
         time.sleep(0.05)  # waiting for a real process in real time
         trials = list(tmp_path.glob("s/*/trials.jsonl"))
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     session = trials[0].parent

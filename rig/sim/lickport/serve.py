@@ -1,15 +1,15 @@
 """``rig emulate lickport``: the real firmware in a simulated Uno, a simulated mouse at its
-pins, served on a pseudo-terminal until SIGINT or SIGTERM."""
+pins, served on a pseudo-terminal until a terminating signal (rig.signals)."""
 
 from __future__ import annotations
 
 import random
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
 from rig.schema.hardware import HardwareConfig
 from rig.schema.loader import load_model
+from rig.signals import on_terminating_signals
 from rig.sim.brain import Brain
 from rig.sim.lickport.build import FIRMWARE_DIR
 from rig.sim.lickport.world import emulated_board
@@ -25,8 +25,7 @@ def serve(
     rng = random.Random(seed)
     mouse = Mouse(Brain.new(rng), random.Random(rng.random()))
     with emulated_board(mouse, hardware.delivered_ul, realtime=realtime) as world:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: world.stop())
+        on_terminating_signals(world.stop)
         announce(f"port: {world.harness.port}")
         world.serve()
     if world.error is not None:
