@@ -58,8 +58,10 @@ SPOT_CHECK_TOLERANCE_PERCENT = 10.0
 class ValveCalibration(Strict):
     """Measured volume per opening at several open times, and when it was measured.
 
-    Between points, volume is interpolated linearly; beyond the last points, the line
-    through the two nearest points is extended.
+    Between points, volume is interpolated linearly. Beyond the measured volumes the line
+    through the two nearest points would have to be extended: an open time is refused
+    there unless asked for (``beyond_points``; the protocol's ``reward.beyond_calibration``),
+    because an extended line may give far more (or less) than asked.
     """
 
     date: dt.date
@@ -79,10 +81,17 @@ class ValveCalibration(Strict):
             raise located_errors(problems)
         return self
 
-    def open_time_s(self, volume_ul: float) -> float:
-        """The open time that delivers ``volume_ul``; raises if past ``max_open_s``."""
+    def open_time_s(self, volume_ul: float, *, beyond_points: bool = False) -> float:
+        """The open time that delivers ``volume_ul``; raises if past ``max_open_s``, or
+        (unless ``beyond_points``) outside the calibration's measured volumes."""
         xs = [p.volume_ul for p in self.points]
         ys = [p.open_s for p in self.points]
+        if not beyond_points and not xs[0] - 1e-9 <= volume_ul <= xs[-1] + 1e-9:
+            raise ValueError(
+                f"{volume_ul} uL is outside the calibrated volumes ({xs[0]:g}-{xs[-1]:g} uL "
+                f"per opening, measured {self.date}): calibrate the valve over it, or set "
+                "reward.beyond_calibration: true to extend the line through its nearest points"
+            )
         t = _interpolate(xs, ys, volume_ul)
         if t <= 0 or t > self.max_open_s:
             raise ValueError(

@@ -59,6 +59,8 @@ class Reward(Strict):
     volume_ul: Annotated[float, Field(gt=0, le=20)] = 2.5
     # what the mouse should get in one session (a water-restricted mouse: about 1 mL a day)
     session_target_ul: Annotated[float, Field(gt=0, le=5000)] = 1000.0
+    # volumes outside the valve's measured points: refused unless this says so
+    beyond_calibration: bool = False
 
 
 class EarlyLick(Strict):

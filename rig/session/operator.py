@@ -129,8 +129,10 @@ def _valves_open(name: str, state: str, seconds: float, sides: tuple[str, ...]) 
     )
 
 
-def drop_machine(hardware: HardwareConfig, side: str, volume_ul: float) -> StateMachine:
-    open_s = round(hardware.valve(side).open_time_s(volume_ul), 4)
+def drop_machine(
+    hardware: HardwareConfig, side: str, volume_ul: float, beyond_points: bool = False
+) -> StateMachine:
+    open_s = round(hardware.valve(side).open_time_s(volume_ul, beyond_points=beyond_points), 4)
     return _valves_open(f"hand_drop_{side}", "HandDrop", open_s, (side,))
 
 

@@ -42,7 +42,8 @@ def _volumes(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
     for side in SIDES:
         for field, volume in volumes.items():
             try:
-                hardware.valve(side).open_time_s(volume)
+                beyond = protocol.reward.beyond_calibration
+                hardware.valve(side).open_time_s(volume, beyond_points=beyond)
             except ValueError as exc:
                 problems.append(
                     f"valve_{side}: {exc} ({field} of protocol {protocol.name!r}); "

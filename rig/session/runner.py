@@ -42,6 +42,8 @@ from rig.bus import (
 )
 from rig.devices.base import Device, PollInterrupted
 from rig.fsm.model import StateMachine
+from rig.schema.hardware import VALVE_FOR_SIDE
+from rig.session.hand import HandWater
 from rig.session.operator import (
     Inbox,
     OperatorCommand,
@@ -103,6 +105,7 @@ class SessionRunner:
         self.stop_when_curriculum_completed = stop_when_curriculum_completed
         self.volume_ul = volume_ul
         self._stop = False
+        self._before = first_trial - 1  # trials numbered before this run (a resume's)
         self._queued = first_trial - 1  # the last trial number queued
         self._completed = 0
         self._in_flight: dict[int, _InFlight] = {}
@@ -121,6 +124,7 @@ class SessionRunner:
         self._decided = 0  # trials whose outcome the planner knows (a switch comes after them)
         self._pending_switch: OperatorCommand | None = None
         self._hand_valve_open: dict[str, float] = {}
+        self._hand = HandWater()  # the bound on drops and flushes a minute
         self.hand_water_ul = 0.0
 
     def request_stop(self) -> None:
@@ -199,7 +203,7 @@ class SessionRunner:
                 command.action,
                 command.args,
                 round(self.clock() - self._t0, 6),
-                self._completed,
+                self._before + self._completed,  # a trial number, after a resume too
                 applies_from,
                 detail or {},
             )
@@ -229,11 +233,17 @@ class SessionRunner:
             raise OperatorError(f"{action}: the session is being aborted")
         elif action == "drop":
             volume = planner.protocol.reward.volume_ul
-            machine = drop_machine(planner.hardware, args["side"], volume)
+            machine = drop_machine(planner.hardware, args["side"], volume,
+                                   planner.protocol.reward.beyond_calibration)  # fmt: skip
+            self._hand.take(action, (VALVE_FOR_SIDE[args["side"]],), machine.states[0].timer_s,
+                            self.clock())  # fmt: skip
             self._manual.append((command, machine, volume))
             self._queue_next()
         elif action == "flush":
-            self._manual.append((command, flush_machine(args["side"], args["seconds"]), 0.0))
+            machine = flush_machine(args["side"], args["seconds"])
+            valves = tuple(o.channel for o in machine.states[0].outputs)
+            self._hand.take(action, valves, args["seconds"], self.clock())
+            self._manual.append((command, machine, 0.0))
             self._queue_next()
         elif action == "switch":
             self._check_step(args.get("to_step"))
@@ -267,7 +277,7 @@ class SessionRunner:
         advanced = self.planner.tracker.switch(args["reason"], args.get("to_step"))
         self._acted(command, self._queued + 1)
         if advanced is not None:
-            self._publish_switch(self._decided, advanced)
+            self._publish_switch(self._before + self._decided, advanced)
 
     def _abort_device(self) -> None:
         for trial in self.device.abort():  # queued, now dropped: they never start

@@ -77,10 +77,12 @@ def settings_for(protocol: Protocol, stage_name: str | None) -> Settings:
     )
 
 
-def valve_open_s(hardware: HardwareConfig, side: Side, volume_ul: float) -> float:
+def valve_open_s(
+    hardware: HardwareConfig, side: Side, volume_ul: float, beyond_points: bool = False
+) -> float:
     """The calibrated open time for ``volume_ul``, rounded *down* to whole device cycles:
-    never a drop more than asked for."""
-    exact = hardware.valve(side).open_time_s(volume_ul)
+    never a drop more than asked for (outside the measured volumes only if asked for)."""
+    exact = hardware.valve(side).open_time_s(volume_ul, beyond_points=beyond_points)
     return max(math.floor(exact * CYCLES_PER_S + 1e-6), 1) / CYCLES_PER_S
 
 
@@ -118,7 +120,9 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
     ep = protocol.epochs
     side = spec.instructed
     setup, stim = stimulus_outputs(protocol, spec.context, side)
-    reward_open = valve_open_s(hardware, side, protocol.reward.volume_ul)
+    reward_open = valve_open_s(
+        hardware, side, protocol.reward.volume_ul, protocol.reward.beyond_calibration
+    )
     enforce = {
         e: s.early_lick_policy != "ignore" and e in s.early_lick_epochs for e in ("sample", "delay")
     }
@@ -180,7 +184,7 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
         )
     if spec.free_drop:
         volume = protocol.free_drop.volume_ul or protocol.reward.volume_ul
-        open_s = valve_open_s(hardware, side, volume)
+        open_s = valve_open_s(hardware, side, volume, protocol.reward.beyond_calibration)
         states.append(
             State(
                 name=FREE_DROP_STATE[side],
@@ -208,7 +212,9 @@ def build_trial(protocol: Protocol, hardware: HardwareConfig, spec: TrialSpec) -
         open_s = (
             reward_open
             if rewarded == side
-            else valve_open_s(hardware, rewarded, protocol.reward.volume_ul)
+            else valve_open_s(
+                hardware, rewarded, protocol.reward.volume_ul, protocol.reward.beyond_calibration
+            )
         )
         states.append(
             State(

@@ -543,8 +543,24 @@ def test_a_volume_beyond_the_calibration_limit_is_refused(
     protocols: dict[str, Protocol], hardware: HardwareConfig
 ) -> None:
     protocol = with_changes(protocols["tactile_T1.yaml"], reward={"volume_ul": 20.0})
-    with pytest.raises(ValueError, match="open time"):
+    with pytest.raises(ValueError, match=r"20.0 uL is outside the calibrated volumes \(0.7-7.1"):
         build_trial(protocol, hardware, make_spec(protocol, "T1", None, "left"))
+    beyond = with_changes(protocol, reward={"volume_ul": 20.0, "beyond_calibration": True})
+    with pytest.raises(ValueError, match="open time"):  # and never past max_open_s
+        build_trial(beyond, hardware, make_spec(beyond, "T1", None, "left"))
+
+
+def test_a_volume_past_the_highest_point_is_extended_only_when_asked(
+    protocols: dict[str, Protocol], hardware: HardwareConfig
+) -> None:
+    """8 uL on the left: past the highest point (7.1 uL at 80 ms), within max_open_s."""
+    protocol = with_changes(protocols["tactile_T1.yaml"], reward={"volume_ul": 8.0})
+    with pytest.raises(ValueError, match="beyond_calibration"):
+        build_trial(protocol, hardware, make_spec(protocol, "T1", None, "left"))
+    asked = with_changes(protocol, reward={"volume_ul": 8.0, "beyond_calibration": True})
+    machine = build_trial(asked, hardware, make_spec(asked, "T1", None, "left"))
+    (valve,) = machine.state("RewardLeft").outputs
+    assert valve.duration_s == floored(0.04 + 0.04 * (8.0 - 3.4) / (7.1 - 3.4))
 
 
 def test_machines_differ_by_side_and_hash_is_stable(

@@ -25,17 +25,19 @@ CAL = ValveCalibration(
 def test_open_time_interpolates_between_points() -> None:
     assert CAL.open_time_s(1.6) == pytest.approx(0.02)
     assert CAL.open_time_s(2.5) == pytest.approx(0.03)
-    assert CAL.open_time_s(0.25) == pytest.approx(0.005)  # extended below the first point
+    with pytest.raises(ValueError, match=r"0.25 uL is outside the calibrated volumes \(0.7-3.4"):
+        CAL.open_time_s(0.25)  # below the first point: not measured
+    assert CAL.open_time_s(0.25, beyond_points=True) == pytest.approx(0.005)  # when asked
 
 
 @given(st.floats(min_value=0.5, max_value=7.0))
 def test_volume_and_open_time_are_inverse(volume: float) -> None:
-    assert CAL.volume_ul(CAL.open_time_s(volume)) == pytest.approx(volume)
+    assert CAL.volume_ul(CAL.open_time_s(volume, beyond_points=True)) == pytest.approx(volume)
 
 
 def test_a_volume_past_the_maximum_open_time_is_refused() -> None:
     with pytest.raises(ValueError, match=r"outside \(0, 0.1\]"):
-        CAL.open_time_s(9.0)
+        CAL.open_time_s(9.0, beyond_points=True)
 
 
 def test_points_must_increase() -> None:

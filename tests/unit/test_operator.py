@@ -197,9 +197,23 @@ def test_a_live_edit_the_valve_cannot_deliver_is_refused(root: Path) -> None:
     result = runner.run()
     assert result.trials_completed == 3
     (acted,) = [x for x in log if isinstance(x, OperatorActed)]
-    assert "max_open_s" in acted.detail["refused"] or "open time" in acted.detail["refused"]
+    assert "outside the calibrated volumes (0.7-7.1 uL" in acted.detail["refused"]
     with pytest.raises(OperatorError, match="the session has ended"):
         inbox.put(check_command("note", {"text": "late"}))
+
+
+def test_a_live_edit_past_the_calibrated_volumes_needs_asking_for(root: Path) -> None:
+    """Before: 8 uL (past the left valve's highest point, 7.1 uL) was extrapolated without a
+    word; now refused, unless the operator first sets reward.beyond_calibration."""
+    runner, _, inbox, log, _ = _runner(root, trials=3)
+    inbox.put(check_command("set", {"path": "reward.volume_ul", "value": 8.0}))
+    inbox.put(check_command("set", {"path": "reward.beyond_calibration", "value": True}))
+    inbox.put(check_command("set", {"path": "reward.volume_ul", "value": 8.0}))
+    runner.run()
+    first, asked, second = [x for x in log if isinstance(x, OperatorActed)]
+    assert "outside the calibrated volumes" in first.detail["refused"]
+    assert "refused" not in asked.detail and "refused" not in second.detail
+    assert runner.planner.protocol.reward.volume_ul == 8.0
 
 
 def test_abort_after_the_outcome_drops_the_queued_trial(root: Path) -> None:

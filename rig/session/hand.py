@@ -1,0 +1,54 @@
+"""A bound on the water given by hand: queued drops and flushes cannot add up.
+
+Each ``drop`` and ``flush`` is checked when it is taken, against what the same valve was
+given by hand (or is queued to be given) in the last minute, on the host's clock:
+
+- open time: at most :data:`OPEN_S_PER_MINUTE` per valve (one longest flush a minute), so
+  N flushes queued in a row no longer give N x 10 s of open valve;
+- drops: at most :data:`DROPS_PER_MINUTE` per valve.
+
+A command over the bound is refused with when it would fit (and recorded as refused).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rig.session.operator import MAX_FLUSH_S, OperatorError
+
+WINDOW_S = 60.0
+OPEN_S_PER_MINUTE = MAX_FLUSH_S
+DROPS_PER_MINUTE = 10
+
+
+class HandWater:
+    def __init__(self) -> None:
+        self._given: deque[tuple[float, str, float, bool]] = deque()  # (t, valve, s, drop)
+
+    def take(self, action: str, valves: tuple[str, ...], open_s: float, now: float) -> None:
+        """Count ``open_s`` of each of ``valves`` at ``now``, or raise :class:`OperatorError`
+        (nothing counted) if a valve would pass its bound."""
+        while self._given and self._given[0][0] <= now - WINDOW_S:
+            self._given.popleft()
+        drop = action == "drop"
+        for valve in valves:
+            mine = [(t, s, d) for t, v, s, d in self._given if v == valve]
+            used = sum(s for _, s, _ in mine)
+            if used + open_s > OPEN_S_PER_MINUTE + 1e-9:
+                raise OperatorError(
+                    f"{action}: {valve} was opened by hand (or is queued to be) for "
+                    f"{used:.2f} s in the last minute; {open_s:g} s more passes the bound of "
+                    f"{OPEN_S_PER_MINUTE:g} s a minute: {self._wait(mine, now)}"
+                )
+            drops = [entry for entry in mine if entry[2]]
+            if drop and len(drops) >= DROPS_PER_MINUTE:
+                raise OperatorError(
+                    f"drop: {len(drops)} drops from {valve} in the last minute, the bound is "
+                    f"{DROPS_PER_MINUTE} a minute: {self._wait(drops, now)}"
+                )
+        for valve in valves:
+            self._given.append((now, valve, open_s, drop))
+
+    @staticmethod
+    def _wait(given: list[tuple[float, float, bool]], now: float) -> str:
+        return f"try again in {max(0.0, given[0][0] + WINDOW_S - now):.0f} s"
