@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rig.session.history import check_subject_id
+from rig.session.history import REGISTRY_DB, check_subject_id
 
-DB_NAME = "registry.sqlite"
+DB_NAME = REGISTRY_DB  # its name, and those of SQLite's files beside it: history.RESERVED_NAMES
+BUSY_TIMEOUT_S = 60.0  # how long an opener waits for another process's write (or migration)
 MIGRATIONS: tuple[str, ...] = (
     # 1: subjects, sessions, context history
     """
@@ -98,9 +99,13 @@ class Registry:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(data_dir / DB_NAME)
+        self.db = sqlite3.connect(data_dir / DB_NAME, timeout=BUSY_TIMEOUT_S)
         self.db.row_factory = sqlite3.Row
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -116,15 +121,26 @@ class Registry:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
-        before = self.schema_version
-        for version in range(before, len(MIGRATIONS)):
-            with self.db:
-                self.db.executescript(MIGRATIONS[version])
+        """Bring the schema up to date, in one transaction that holds the database's write
+        lock from its start (``BEGIN IMMEDIATE``): processes that open an old database at
+        once wait for each other (up to :data:`BUSY_TIMEOUT_S`), and each reads the version
+        again under the lock, so a migration runs once."""
+        if self.schema_version >= len(MIGRATIONS):
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            before = self.schema_version  # again: another process may have migrated meanwhile
+            for version in range(before, len(MIGRATIONS)):
+                for statement in _statements(MIGRATIONS[version]):
+                    self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
-        if 0 < before < len(MIGRATIONS):  # the derived history, in the new form
-            with self.db:
+            if 0 < before < len(MIGRATIONS):  # the derived history, in the new form
                 for (subject,) in self.db.execute("SELECT id FROM subjects").fetchall():
                     self._rebuild_contexts(subject)
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
 
     # -- subjects ---------------------------------------------------------------------------------
     def add_subject(
@@ -272,6 +288,12 @@ class Registry:
             "INSERT INTO contexts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(subject, i, *spell) for i, spell in enumerate(spells)],
         )
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one (``executescript`` would commit first, outside
+    the migration's transaction). The scripts hold no ``;`` but between statements."""
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
 
 
 def _read(path: Path) -> dict[str, Any]:
