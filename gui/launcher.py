@@ -181,9 +181,15 @@ class Launcher(QtWidgets.QWidget):
             if last
             else "; first session"
         )
+        held = last.get("held_by") if last else None
+        if held:  # another process still writes it: running elsewhere, not to be resumed
+            text += (
+                f"; that session is running elsewhere (pid {held['pid']} on {held['host']} "
+                f"since {str(held['since'])[:16].replace('T', ' ')})"
+            )
         self.today.setText(text)
         self.interrupted = (
-            last["dir"] if last and last["status"] in ("running", "crashed") else None
+            last["dir"] if last and last["status"] in ("running", "crashed") and not held else None
         )
         if self.interrupted and last:
             when = str(last["start_time"])[:16].replace("T", " ")

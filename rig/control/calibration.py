@@ -88,7 +88,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def _write_checked(path: Path, data: dict[str, Any], why: str) -> HardwareConfig:
     """Write ``data`` to ``path`` if it is a valid hardware config; the old file is kept
-    beside it as ``<name>.bak``. Comments are not kept (the header says why)."""
+    beside it as ``<name>.bak``. Comments are not kept (the header says why). The backup
+    and the new file are fsynced before the rename, and the folder after it, so a power
+    cut leaves the old file or the new one, and the backup."""
     tmp = path.with_name(path.name + ".tmp")
     text = f"# {why}\n# the previous version of this file: {path.name}.bak\n" + yaml.safe_dump(
         data, sort_keys=False
@@ -100,10 +102,18 @@ def _write_checked(path: Path, data: dict[str, Any], why: str) -> HardwareConfig
         tmp.unlink()
         raise
     backup = path.with_name(path.name + ".bak")
-    backup.write_bytes(path.read_bytes())
+    with backup.open("wb") as f:  # the old file, on disk before the new one replaces it
+        f.write(path.read_bytes())
+        f.flush()
+        os.fsync(f.fileno())
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)  # the rename and the backup's entry
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
     return config
 
 

@@ -9,20 +9,25 @@
 - ``trials.jsonl``: one line per completed trial; with ``fsync_each_trial`` (the default
   on real devices and in real time) the trial line and the events before it are on disk
   before the next trial's record is written. On virtual time the simulated session is
-  reproducible from its seed and is synced when it ends (``docs/decisions.md``).
+  reproducible from its seed and is synced when it ends (``docs/decisions.md``);
+- ``plans.jsonl``: one line per trial queued (its plan), synced with ``fsync_each_trial``;
+- ``session.lock``: held (``flock``) by the recorder from before its first write to the
+  end, with who holds it (:mod:`rig.session.lock`): one process writes a session folder.
 
 The recorder is a critical bus subscriber: if it cannot write, the session stops.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rig.bus import (
     Bus,
@@ -34,6 +39,10 @@ from rig.bus import (
     TrialCompleted,
     TrialQueued,
 )
+from rig.session.lock import SessionLock
+
+if TYPE_CHECKING:
+    from rig.session.resume import ResumePoint
 
 FORMAT_VERSION = 2
 SLOW_WRITE_S = 0.1  # an events write slower than this is counted: the disk is in trouble
@@ -50,15 +59,34 @@ def sync_dir(path: Path) -> None:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file.
+
+    The temporary file has a name of its own (``.<name>.<random>.tmp`` beside ``path``):
+    two processes replacing one file (two sessions of a subject saving its simulated
+    mouse) never write into each other's. It is removed if the write fails."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0o600, as the other session files
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     sync_dir(path.parent)
+
+
+def make_dirs(path: Path) -> None:
+    """``mkdir -p`` whose new folders are durable: the folder holding each folder it
+    creates is fsynced (a new subject's folder in the data folder, say)."""
+    missing = [p for p in (path, *path.parents) if not p.is_dir()]
+    path.mkdir(parents=True, exist_ok=True)
+    for created in reversed(missing):
+        sync_dir(created.parent)
 
 
 def append_all(fd: int, data: bytes) -> None:
@@ -96,24 +124,41 @@ class SessionRecorder:
         metadata: dict[str, Any],
         *,
         fsync_each_trial: bool = True,
-        resume: bool = False,
+        resume: ResumePoint | None = None,
     ) -> None:
-        """A new session folder, or (``resume``) the existing one, appended to."""
+        """A new session folder (made by ``session.new_session_dir``; made here if it is
+        missing), or (``resume``) the existing one, appended to.
+
+        The folder's lock (:mod:`rig.session.lock`) is taken before anything is written
+        and held until :meth:`finish`: :class:`~rig.session.lock.SessionHeld` if another
+        process writes the folder. A resume changes the files it found
+        (:meth:`ResumePoint.apply`) only once the lock is held."""
         self.dir = session_dir
         self.fsync_each_trial = fsync_each_trial
-        if not resume:
-            self.dir.mkdir(parents=True, exist_ok=False)
-            metadata = {"format_version": FORMAT_VERSION, **metadata}
-        self.metadata = {**metadata, "status": "running"}
-        self.metadata.setdefault("context_switches", [])
-        write_json_atomic(self.dir / "session.json", self.metadata)
-        # Unbuffered: every write reaches the OS at once (a crash of this process loses nothing).
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-        self._events = os.open(self.dir / "events.jsonl", flags, 0o644)
-        self._trials = os.open(self.dir / "trials.jsonl", flags, 0o644)
-        self._operator = os.open(self.dir / "operator.jsonl", flags, 0o644)
-        self._plans = os.open(self.dir / "plans.jsonl", flags, 0o644)
-        sync_dir(self.dir)
+        if resume is None:
+            make_dirs(self.dir)
+        self.lock = SessionLock.acquire(self.dir)
+        try:
+            if resume is None:
+                if (self.dir / "session.json").exists():
+                    raise FileExistsError(f"{self.dir}: already holds a session")
+                metadata = {"format_version": FORMAT_VERSION, **metadata}
+            else:
+                resume.apply()
+            self.metadata = {**metadata, "status": "running"}
+            self.metadata.setdefault("context_switches", [])
+            write_json_atomic(self.dir / "session.json", self.metadata)
+            # Unbuffered: every write reaches the OS at once (a crash of this process loses
+            # nothing).
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+            self._events = os.open(self.dir / "events.jsonl", flags, 0o644)
+            self._trials = os.open(self.dir / "trials.jsonl", flags, 0o644)
+            self._operator = os.open(self.dir / "operator.jsonl", flags, 0o644)
+            self._plans = os.open(self.dir / "plans.jsonl", flags, 0o644)
+            sync_dir(self.dir)
+        except BaseException:
+            self.lock.release()
+            raise
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(DeviceEvents, self.on_events, critical=True)
@@ -128,6 +173,8 @@ class SessionRecorder:
         ended on the device but whose line the kill kept from ``trials.jsonl``."""
         line = {"trial": queued.trial, "sm_hash": queued.sm_hash, **queued.plan}
         append_all(self._plans, json.dumps(line, separators=(",", ":")).encode() + b"\n")
+        if self.fsync_each_trial:  # what a resume needs to rebuild the trial's line
+            os.fdatasync(self._plans)
 
     def on_events(self, batch: DeviceEvents) -> None:
         started = time.monotonic()
@@ -199,16 +246,20 @@ class SessionRecorder:
         finally:
             for fd in (self._events, self._trials, self._operator, self._plans):
                 os.close(fd)
-            write_json_atomic(self.dir / "session.json", self.metadata)
+            try:
+                write_json_atomic(self.dir / "session.json", self.metadata)
+            finally:
+                self.lock.release()
 
 
 def annotate_session(session_dir: Path, fields: dict[str, Any]) -> dict[str, Any]:
     """Add the end-of-session entries (weight after, notes) to a finished session's
     ``session.json``; a running session cannot be annotated (its recorder owns the file)."""
     path = session_dir / "session.json"
-    metadata: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if metadata.get("status") == "running":
-        raise ValueError(f"{path}: the session is still running")
-    metadata.setdefault("end_annotations", {}).update(fields)
-    write_json_atomic(path, metadata)
+    with SessionLock.acquire(session_dir):  # SessionHeld while a process writes the folder
+        metadata: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if metadata.get("status") == "running":
+            raise ValueError(f"{path}: the session is still running")
+        metadata.setdefault("end_annotations", {}).update(fields)
+        write_json_atomic(path, metadata)
     return metadata

@@ -1,9 +1,13 @@
 """Resuming an interrupted session in its own folder (``rig resume SESSION_DIR``).
 
-Everything is restored from the session's own files, nothing from memory:
+Everything is restored from the session's own files, nothing from memory. Nothing is
+changed before every check passed: :func:`resume_point` only reads (and refuses a folder
+whose lock another live process holds, naming it: :mod:`rig.session.lock`); the session's
+recorder takes the folder's lock and only then calls :meth:`ResumePoint.apply`, which
+makes the files appendable (a last line cut short by the kill in ``events.jsonl``,
+``trials.jsonl`` or ``operator.jsonl`` is cut off, and kept in ``session.json``) and
+appends the recovered trials' lines. What the resume restores:
 
-- the files are made appendable: a last line cut short by the kill (``events.jsonl``,
-  ``trials.jsonl``, ``operator.jsonl``) is cut off, and kept in ``session.json``;
 - the protocol: the snapshot, with the operator's ``set`` edits from ``operator.jsonl``;
 - the curriculum position: replayed from ``start_position``, every trial record and the
   operator's switches (:func:`rig.session.history.replayed_position`);
@@ -33,7 +37,8 @@ from rig.bus import DeviceEvent
 from rig.devices.base import Device
 from rig.fsm.model import StateMachine
 from rig.schema.protocol import Protocol
-from rig.session.history import read_json, read_records, replay
+from rig.session.history import parse_records, read_json, read_records, replay
+from rig.session.lock import SessionHeld, holder
 from rig.session.operator import edits_in, with_edits
 from rig.task.context import Position
 
@@ -41,6 +46,8 @@ if TYPE_CHECKING:
     from rig.session.session import SessionRequest
 
 RESUMABLE = ("running", "crashed", "aborted")
+SESSION_FILES = ("session.json", "events.jsonl", "trials.jsonl", "operator.jsonl", "plans.jsonl")
+CUT_FILES = ("events.jsonl", "trials.jsonl", "operator.jsonl")  # a last line cut short: cut
 VIRTUAL_GAP_S = 1.0  # the gap put between the two parts of a session on virtual time
 
 
@@ -50,6 +57,9 @@ class ResumeError(ValueError):
 
 @dataclass
 class ResumePoint:
+    """Where an interrupted session goes on, computed from its files without changing
+    them; :meth:`apply` makes the changes the resume needs, once every check passed."""
+
     session_dir: Path
     meta: dict[str, Any]
     protocol: Protocol
@@ -59,12 +69,46 @@ class ResumePoint:
     clock_offset_s: float
     hand_water_ul: float
     entry: dict[str, Any] = field(default_factory=dict)  # appended to session.json resumes
+    recovered: list[dict[str, Any]] = field(default_factory=list)  # for trials.jsonl
+    keep_bytes: dict[str, int] = field(default_factory=dict)  # file -> length without its cut line
+    seen: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # each file as read
+
+    def apply(self) -> None:
+        """Make the files appendable: cut off the last lines cut short, append the
+        recovered trials' lines. Called by the session's recorder once it holds the
+        folder's lock and the session's start passed every check; refused if a file
+        changed since it was read (the resume would rest on what is no longer there)."""
+        changed = [n for n, seen in self.seen.items() if _stat(self.session_dir / n) != seen]
+        if changed:
+            raise ResumeError(
+                f"{self.session_dir}: {', '.join(changed)} changed since the resume was "
+                "prepared; resume it again"
+            )
+        for name, keep in self.keep_bytes.items():
+            with (self.session_dir / name).open("r+b") as f:
+                f.truncate(keep)
+                f.flush()
+                os.fsync(f.fileno())
+        if self.recovered:
+            lines = b"".join(
+                json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in self.recovered
+            )
+            with (self.session_dir / "trials.jsonl").open("ab") as f:
+                f.write(lines)
+                f.flush()
+                os.fsync(f.fileno())
 
 
 def resume_point(session_dir: Path, now: dt.datetime | None = None) -> ResumePoint:
+    """Check that ``session_dir`` can be resumed and compute where it goes on; no file is
+    changed (:meth:`ResumePoint.apply` does that, when the session starts)."""
     meta_file = session_dir / "session.json"
     if not meta_file.exists():
         raise ResumeError(f"{meta_file}: no such file; is {session_dir} a session folder?")
+    held = holder(session_dir)
+    if held is not None:
+        raise ResumeError(str(SessionHeld(session_dir, held)))
+    seen = {name: _stat(session_dir / name) for name in SESSION_FILES}
     meta = read_json(meta_file)
     status = meta.get("status")
     if status not in RESUMABLE:
@@ -73,11 +117,14 @@ def resume_point(session_dir: Path, now: dt.datetime | None = None) -> ResumePoi
     events_file = session_dir / "events.jsonl"
     mtime = events_file.stat().st_mtime if events_file.exists() else now.timestamp()
     wall_gap = max(0.0, now.timestamp() - mtime)  # since the last event was written
-    cut = {name: _cut_partial_line(session_dir / name) for name in
-           ("events.jsonl", "trials.jsonl", "operator.jsonl")}  # fmt: skip
-    records = read_records(session_dir / "trials.jsonl")
-    events = read_records(session_dir / "events.jsonl")
-    operator = read_records(session_dir / "operator.jsonl")
+    complete, cut, keep = {}, {}, {}
+    for name in CUT_FILES:
+        complete[name], cut[name] = _complete_lines(session_dir / name)
+        if cut[name]:
+            keep[name] = len(complete[name])
+    records = parse_records(session_dir / "trials.jsonl", complete["trials.jsonl"].decode())
+    events = parse_records(events_file, complete["events.jsonl"].decode())
+    operator = parse_records(session_dir / "operator.jsonl", complete["operator.jsonl"].decode())
     protocol = with_edits(Protocol.model_validate(meta["protocol"]), edits_in(operator))
     recovered = _recover(session_dir, meta, records, events)
     records = sorted(records + recovered, key=lambda r: int(r["trial"]))
@@ -118,7 +165,18 @@ def resume_point(session_dir: Path, now: dt.datetime | None = None) -> ResumePoi
         clock_offset_s=offset,
         hand_water_ul=hand,
         entry=entry,
+        recovered=recovered,
+        keep_bytes=keep,
+        seen=seen,
     )
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _recover(
@@ -129,7 +187,8 @@ def _recover(
 ) -> list[dict[str, Any]]:
     """The records of trials that ended on the device (``trial_end`` in ``events.jsonl``)
     but have no line in ``trials.jsonl`` (the stop came in between): rebuilt from their
-    events and their plan in ``plans.jsonl``, as the session would have, and appended."""
+    events and their plan in ``plans.jsonl``, as the session would have (appended by
+    :meth:`ResumePoint.apply`)."""
     from rig.schema.hardware import HardwareConfig
     from rig.task.outcome import summarize_trial
     from rig.task.spec import TrialSpec
@@ -159,12 +218,6 @@ def _recover(
         record["recovered_by_resume"] = True
         ends[trial] = record["t_end"]
         out.append(record)
-    if out:
-        lines = b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in out)
-        with (session_dir / "trials.jsonl").open("ab") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
     return out
 
 
@@ -209,19 +262,16 @@ def _water_of(
     return water, sorted(opened)
 
 
-def _cut_partial_line(path: Path) -> str:
-    """Cut off a last line without its newline (the kill came mid-write); return it."""
+def _complete_lines(path: Path) -> tuple[bytes, str]:
+    """The file's complete lines, and a last line without its newline (the kill came
+    mid-write), which the resume cuts off."""
     if not path.exists():
-        return ""
+        return b"", ""
     data = path.read_bytes()
     if not data or data.endswith(b"\n"):
-        return ""
+        return data, ""
     keep = data.rfind(b"\n") + 1
-    with path.open("r+b") as f:
-        f.truncate(keep)
-        f.flush()
-        os.fsync(f.fileno())
-    return data[keep:].decode("utf-8", errors="replace")
+    return data[:keep], data[keep:].decode("utf-8", errors="replace")
 
 
 class ShiftedClock:

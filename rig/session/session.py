@@ -32,7 +32,7 @@ from rig.session.imaging import FrameQC, ScopeSession
 from rig.session.operator import Inbox
 from rig.session.planner import TrialPlanner
 from rig.session.preflight import require_ready
-from rig.session.recorder import SessionRecorder, write_json_atomic
+from rig.session.recorder import SessionRecorder, make_dirs, sync_dir, write_json_atomic
 from rig.session.resume import ResumePoint, ShiftedClock
 from rig.session.runner import SessionRunner
 from rig.sim.brain import Brain
@@ -76,12 +76,23 @@ class SessionOutcome:
 
 
 def new_session_dir(subject_dir: Path, now: dt.datetime) -> Path:
+    """Create the session's folder, named after its start (``-002``, ``-003``, ... when the
+    name is taken, which sorts in order with the first). Each name is tried with a
+    ``mkdir`` that fails if the folder exists, so two processes never get one folder. The
+    new entry is durable at once: the subject folder is fsynced (and the data folder, when
+    the subject folder is new)."""
     base = now.strftime("%Y%m%d-%H%M%S")
-    candidate, n = subject_dir / base, 1
-    while candidate.exists():
-        n += 1
-        candidate = subject_dir / f"{base}-{n:03d}"  # sorts in order with the first
-    return candidate
+    make_dirs(subject_dir)
+    n = 1
+    while True:
+        candidate = subject_dir / (base if n == 1 else f"{base}-{n:03d}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            n += 1
+            continue
+        sync_dir(subject_dir)
+        return candidate
 
 
 @contextmanager
@@ -146,9 +157,13 @@ def run_session(
         session_dir = resume.session_dir if resume else new_session_dir(subject_dir, started)
         scope = None
         if hardware.scope.kind == "bridge":  # refuses here, before any file, if required
-            scope = ScopeSession(
-                hardware.scope, session_dir.name, request.subject, required=hardware.require_scope
-            )
+            try:
+                scope = ScopeSession(hardware.scope, session_dir.name, request.subject,
+                                     required=hardware.require_scope)  # fmt: skip
+            except BaseException:
+                if resume is None:
+                    session_dir.rmdir()  # the new folder, still empty
+                raise
         if resume is None:
             metadata = _metadata(request, planner, brain, started, virtual)
         else:
@@ -160,7 +175,7 @@ def run_session(
             fsync_each_trial=not virtual
             if request.fsync_each_trial is None
             else request.fsync_each_trial,
-            resume=resume is not None,
+            resume=resume,
         )
         recorder.attach(bus)
         if scope is not None:

@@ -5,7 +5,9 @@
 - the curriculum step: where the newest session of that protocol left it
   (:func:`rig.session.history.last_position`);
 - the parameters that differ from the newest session's snapshot, so the technician sees
-  what changed before starting.
+  what changed before starting;
+- whether a process still writes the newest session (``last_session.held_by``, from its
+  folder's lock): the launcher does not offer such a session for resume.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from rig.schema.loader import load_model
 from rig.schema.protocol import Protocol
 from rig.session.history import check_subject_id, last_position, read_json
+from rig.session.lock import holder
 from rig.task.context import ContextTracker
 
 DEFAULT_PROTOCOL = "continual_learning.yaml"
@@ -107,6 +110,8 @@ def suggest(
             "trials": summary.get("trials"),
             "percent_correct": summary.get("percent_correct"),
             "weight_g": meta.get("weight_g"),
+            # a process still writes it ({pid, host, since, command}): not to be resumed
+            "held_by": None if (held := holder(session)) is None else held.to_json(),
         }
     if not protocol_file:
         protocol_file = DEFAULT_PROTOCOL

@@ -56,3 +56,49 @@ def test_the_launcher_resumes_an_interrupted_session(
     interrupted = meta["resumes"][0]["interrupted_trials"]
     assert [r["trial"] for r in records] == [t for t in range(1, 9) if t not in interrupted]
     assert len(records) > done_before
+
+
+def test_the_launcher_does_not_offer_a_session_another_process_is_running(
+    qtbot: QtBot, root: Path, tmp_path: Path
+) -> None:
+    """A session still written by another process (here ``rig run --realtime``) is shown as
+    running elsewhere, with that process, and is not offered for resume until it is gone."""
+    import signal
+    import socket
+    import time
+
+    elsewhere = subprocess.Popen(
+        [sys.executable, "-m", "rig.cli", "run", "--protocol", "protocols/tactile_T1.yaml",
+         "--subject", "R2", "--trials", "50", "--seed", "2", "--data-dir", str(tmp_path / "data"),
+         "--realtime"],
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any((tmp_path / "data" / "R2").glob("2*/session.json")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    running = start_controller(root, tmp_path, speed=20.0)
+    client = ControllerClient(running.endpoint)
+    window = MainWindow(client)
+    window.ask_on_close = lambda: "stop"  # type: ignore[method-assign]
+    qtbot.addWidget(window)
+    try:
+        window.start()
+        launcher = window.launcher
+        launcher.subject.setCurrentText("R2")
+        qtbot.waitUntil(lambda: "running elsewhere" in launcher.today.text(), timeout=10_000)
+        text = launcher.today.text()
+        assert f"pid {elsewhere.pid} on {socket.gethostname()}" in text
+        assert not launcher.resume.isVisibleTo(launcher)
+        elsewhere.send_signal(signal.SIGKILL)
+        elsewhere.wait(30)
+        launcher.refresh_suggestion()  # the process is gone: now it is an interrupted session
+        qtbot.waitUntil(lambda: launcher.resume.isVisibleTo(launcher), timeout=10_000)
+        assert "running elsewhere" not in launcher.today.text()
+    finally:
+        if elsewhere.poll() is None:
+            elsewhere.kill()
+            elsewhere.wait()
+        window.close()
+        client.close()
+        stop_controller(running)

@@ -1,0 +1,146 @@
+"""One writer per session folder: ``<session>/session.lock``.
+
+The process that writes a session folder (the session's recorder, a resume, an annotation)
+holds an exclusive ``flock`` on ``session.lock`` for as long as it writes, and keeps in the
+file who it is (``{"pid", "host", "since", "command"}``) so that a refusal can name it. The
+kernel drops the lock when the process ends, however it ends (SIGKILL, a crash), so a lock
+is never left behind by a dead process; the file stays, and says who held it last. The
+file is never deleted (deleting a lock file while another process opens it would let two
+processes hold two different files). ``flock`` is local to one machine: a data folder on a
+network share shared by two rigs is not protected by it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import fcntl
+import json
+import os
+import shlex
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCK_FILE = "session.lock"
+RETRY_S = 0.25  # a probe (holder()) holds the lock for microseconds: try again this long
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds (or last held) a session folder's lock."""
+
+    pid: int
+    host: str
+    since: str  # wall clock, ISO 8601
+    command: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host} since {self.since} ({self.command})"
+
+    def to_json(self) -> dict[str, object]:
+        return {"pid": self.pid, "host": self.host, "since": self.since, "command": self.command}
+
+
+class SessionHeld(ValueError):
+    """The session folder is being written by another process (or another writer here)."""
+
+    def __init__(self, session_dir: Path, holder: Holder | None) -> None:
+        who = holder.describe() if holder else "another process (it has not said who yet)"
+        super().__init__(f"{session_dir}: still being written by {who}")
+        self.session_dir = session_dir
+        self.holder = holder
+
+
+def _command() -> str:
+    argv = list(sys.argv) or ["python"]
+    argv[0] = Path(argv[0]).name
+    if argv[0] in ("cli.py", "__main__.py", "-m"):
+        argv[0] = "rig"
+    text = shlex.join(argv)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _read(fd: int) -> Holder | None:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"null")
+        return Holder(int(data["pid"]), str(data["host"]), str(data["since"]),
+                      str(data.get("command", "")))  # fmt: skip
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+class SessionLock:
+    """The session folder's lock, held until :meth:`release` (or the process's end)."""
+
+    def __init__(self, session_dir: Path, fd: int) -> None:
+        self.session_dir = session_dir
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, session_dir: Path) -> SessionLock:
+        """Take the lock and write who holds it; :class:`SessionHeld` if it is held."""
+        fd = os.open(session_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + RETRY_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    os.close(fd)
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = _read(fd)
+                    os.close(fd)
+                    raise SessionHeld(session_dir, holder) from None
+                time.sleep(0.01)
+        try:
+            me = Holder(os.getpid(), socket.gethostname(),
+                        dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                        _command())  # fmt: skip
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me.to_json()).encode() + b"\n", 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(session_dir, fd)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Let the folder go (closing the file drops the lock); the file keeps who held it."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def __enter__(self) -> SessionLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def holder(session_dir: Path) -> Holder | None:
+    """Who holds the session folder's lock now; ``None`` if nobody does (or it has none)."""
+    try:
+        fd = os.open(session_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            return _read(fd) or Holder(0, "?", "?", "a process that has not said who yet")
+        return None  # free (closing the file below lets it go again)
+    finally:
+        os.close(fd)
