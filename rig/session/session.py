@@ -12,11 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-import signal
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from rig.session.preflight import require_ready
 from rig.session.recorder import SessionRecorder, make_dirs, sync_dir, write_json_atomic
 from rig.session.resume import ResumePoint, ShiftedClock
 from rig.session.runner import SessionRunner
+from rig.signals import handled_signals
 from rig.sim.brain import Brain
 from rig.sim.scope import START_DEVICE_T, acquire, scope_settings
 from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse
@@ -95,23 +94,10 @@ def new_session_dir(subject_dir: Path, now: dt.datetime) -> Path:
         return candidate
 
 
-@contextmanager
-def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGINT/SIGTERM stop the session between trials (see ``SessionRunner.request_stop``).
-
-    Only the main thread can install signal handlers; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in previous:
-        signal.signal(s, lambda *_: stop())
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+def stop_on_signals(stop: Callable[[], None]) -> AbstractContextManager[None]:
+    """Every terminating signal (SIGHUP, SIGINT, SIGTERM, ...: :mod:`rig.signals`) stops
+    the session between trials (see ``SessionRunner.request_stop``); main thread only."""
+    return handled_signals(stop)
 
 
 def run_session(
