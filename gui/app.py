@@ -33,6 +33,8 @@ def start_controller(args: argparse.Namespace, endpoint: str) -> subprocess.Pope
     for option, value in (("--curve-key", args.curve_key), ("--allow", args.allow)):
         if value:
             cmd += [option, value]
+    if getattr(args, "any_client", False):
+        cmd += ["--any-client"]
     # its own process group: a Ctrl-C in this terminal does not stop a running session
     return subprocess.Popen(cmd, start_new_session=True)
 

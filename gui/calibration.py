@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtWidgets
+from PyQt6 import QtCore, QtWidgets
 
 from rig.control.calibration import fit_line
 from rig.control.client import ControllerClient, ControllerError
@@ -74,6 +74,11 @@ class CalibrationDialog(QtWidgets.QDialog):
             b.setObjectName(f"calibration_{key}")
             b.clicked.connect(slot)
             buttons.addWidget(b)
+        self.abort_button = QtWidgets.QPushButton("Abort the pulses")
+        self.abort_button.setObjectName("calibration_abort")
+        self.abort_button.setEnabled(False)
+        self.abort_button.clicked.connect(self.abort_delivery)
+        buttons.addWidget(self.abort_button)
         left.addLayout(buttons)
 
         spot = QtWidgets.QGroupBox("Spot check at the reward volume")
@@ -172,16 +177,46 @@ class CalibrationDialog(QtWidgets.QDialog):
 
     # -- actions -----------------------------------------------------------------------------
     def _deliver(self, open_s: float) -> dict[str, Any]:
-        pulses = self.pulses.value()
-        timeout = 30 + pulses * (open_s + self.interval.value())
-        return self.client.request(
+        """Start the pulses on the controller and wait for them with the window alive (the
+        Abort button ends them); their status at the end."""
+        self.client.request(
             "calibrate",
-            timeout_s=timeout,
             valve=self.valve.currentText(),
             open_s=open_s,
-            pulses=pulses,
+            pulses=self.pulses.value(),
             interval_s=self.interval.value(),
         )
+        self.abort_button.setEnabled(True)
+        loop = QtCore.QEventLoop(self)
+        status: dict[str, Any] = {}
+
+        def check() -> None:
+            try:
+                status.update(self.client.request("calibration"))
+            except ControllerError as exc:
+                status.update(running=False, error=str(exc))
+            if not status.get("running", True):
+                loop.quit()
+
+        timer = QtCore.QTimer(self)
+        timer.timeout.connect(check)
+        timer.start(100)
+        try:
+            loop.exec()
+        finally:
+            timer.stop()
+            self.abort_button.setEnabled(False)
+        if status.get("error"):
+            raise ControllerError(f"calibrate: {status['error']}")
+        if status.get("aborted"):
+            raise ControllerError(f"calibrate: aborted after {status['openings']} openings")
+        return status
+
+    def abort_delivery(self) -> None:
+        try:
+            self.client.request("abort_calibration")
+        except ControllerError as exc:
+            self.message.setText(f"not aborted: {exc}")
 
     def deliver_all(self) -> None:
         try:

@@ -147,3 +147,33 @@ def save_spot_check(
     data["valves"][valve]["spot_check"] = check.model_dump(mode="json")
     config = _write_checked(path, data, f"{valve} spot-checked on {date.isoformat()} by rig")
     return config, check
+
+
+def checked_valve(req: dict[str, Any]) -> str:
+    valve = str(req.get("valve", ""))
+    if valve not in ("valve_left", "valve_right"):
+        raise ValueError(f"valve: {valve!r} is not valve_left or valve_right")
+    return valve
+
+
+def calibration_request(
+    cmd: str, req: dict[str, Any], path: Path
+) -> tuple[HardwareConfig, dict[str, Any]]:
+    """The controller's ``save_calibration`` and ``spot_check``: the hardware config
+    rewritten (dated today) and the reply."""
+    from rig.control.requests import number, whole
+
+    valve, today = checked_valve(req), dt.date.today()
+    if cmd == "save_calibration":
+        points = [(float(x), float(y)) for x, y in req.get("points", [])]
+        config = save_calibration(path, valve, points, today)
+        return config, {"warnings": config.stale_calibrations(today)}
+    pulses = whole(req, "pulses", 0)
+    measured = per_opening(number(req, "weight_mg", -1.0), pulses)
+    config, check = save_spot_check(path, valve, number(req, "open_s", 0.0), measured, today)
+    return config, {
+        "expected_ul": check.expected_ul,
+        "measured_ul": check.measured_ul,
+        "drift_percent": check.drift_percent,
+        "warnings": config.stale_calibrations(today),
+    }

@@ -41,12 +41,16 @@ def controller_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--curve-key", default=None, help="the controller's secret key (CURVE)")
     p.add_argument("--allow", default=None, help="folder of the GUIs' public keys let in")
+    p.add_argument(
+        "--any-client",
+        action="store_true",
+        help="with --curve-key and no --allow: let in any client that has the public key",
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import signal
-
     from rig.control.server import Controller
+    from rig.signals import on_terminating_signals
 
     try:
         controller = Controller(
@@ -58,13 +62,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             seed=args.seed,
             curve_key=Path(args.curve_key) if args.curve_key else None,
             allow=Path(args.allow) if args.allow else None,
+            any_client=args.any_client,
         )
     except (LoadError, ValueError) as exc:
         print(f"rig serve: {exc}", file=sys.stderr)
         return 1
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, lambda *_: controller.handle("shutdown", {}))
-    secured = " (CURVE)" if controller.guard else ""
+    on_terminating_signals(lambda: controller.handle("shutdown", {}))
+    if controller.open_warning:
+        print(f"rig serve: WARNING: {controller.open_warning}", file=sys.stderr, flush=True)
+    secured = ""
+    if controller.guard is not None:
+        only = "any client with its key" if controller.guard.allowed is None else "allow list"
+        secured = f" (CURVE, {only})"
     print(f"rig serve: {controller.hardware.name} at {args.endpoint}{secured}", file=sys.stderr,
           flush=True)  # fmt: skip
     controller.serve()

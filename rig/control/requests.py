@@ -5,6 +5,7 @@ interrupted one of the data folder). Every refusal names the field."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,16 @@ from rig.session.session import SessionRequest
 
 def whole(req: dict[str, Any], key: str, default: int) -> int:
     value = req.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{key}: {value!r} is not a whole number")
+    if value != int(value):
         raise ValueError(f"{key}: {value!r} is not a whole number")
     return int(value)
 
 
 def number(req: dict[str, Any], key: str, default: float) -> float:
     value = req.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{key}: {value!r} is not a number")
     return float(value)
 
@@ -39,6 +42,20 @@ def weight_of(req: dict[str, Any]) -> float | None:
     return weight
 
 
+def protocol_in(protocols_dir: Path, name: object) -> str:
+    """``name`` if it is a protocol file of ``protocols_dir`` (a bare ``NAME.yaml``, there);
+    anything else (a path, ``..``, a link out of the folder) is refused without being read."""
+    known = sorted(p.name for p in protocols_dir.glob("*.yaml"))
+    text = str(name)
+    inside = (protocols_dir / text).resolve().parent == protocols_dir.resolve()
+    if text not in known or Path(text).name != text or not inside:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ValueError(
+            f"protocol {shown!r}: not a protocol of {protocols_dir} (known: {', '.join(known)})"
+        )
+    return text
+
+
 def start_request(
     req: dict[str, Any],
     hardware: HardwareConfig,
@@ -50,7 +67,7 @@ def start_request(
 ) -> SessionRequest:
     """A new session from the launcher's ``start`` request."""
     subject = check_subject_id(str(req.get("subject", "")))
-    protocol_file = str(req.get("protocol", ""))
+    protocol_file = protocol_in(protocols_dir, req.get("protocol", ""))
     return SessionRequest(
         protocol=load_model(protocols_dir / protocol_file, Protocol),
         hardware=hardware,

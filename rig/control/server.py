@@ -2,8 +2,10 @@
 
 Two ZeroMQ sockets (:func:`events_endpoint` derives the second from the first):
 
-- REP at ``ENDPOINT``: requests in, one JSON reply each (``{"ok": true, ...}`` or
-  ``{"ok": false, "error": "..."}``); see :meth:`Controller.handle` for the list;
+- ROUTER at ``ENDPOINT``: requests in (from REQ or DEALER clients), one JSON reply each
+  (``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``); see
+  :meth:`Controller.handle` for the list. Any bytes are answered (a request is one frame
+  of JSON; a frame over :data:`MAX_REQUEST_BYTES` drops its sender's connection);
 - PUB at the events endpoint: every bus event of the running session, numbered
   (:mod:`rig.control.wire`). Nothing is dropped for a slow subscriber (no high-water
   mark); a subscriber that misses messages (it attached late, or was frozen) asks for
@@ -20,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import random
 import threading
 import time
 from pathlib import Path
@@ -29,25 +30,34 @@ from typing import Any
 import zmq
 
 from rig.bus import Bus, SessionEnded, SessionStarted
-from rig.control.calibration import per_opening, pulse_machine, save_calibration, save_spot_check
-from rig.control.requests import number, resume_in, start_request, weight_of, whole
+from rig.control.calibration import calibration_request
+from rig.control.delivery import Delivery
+from rig.control.requests import (
+    protocol_in,
+    resume_in,
+    start_request,
+    weight_of,
+    whole,
+)
 from rig.control.wire import EVENT_TYPES, TOPIC, encode_body, encode_header
-from rig.fsm.model import StateMachine
 from rig.schema.hardware import HardwareConfig
 from rig.schema.loader import LoadError, load_model
 from rig.schema.protocol import Protocol
-from rig.session.devices import open_device
 from rig.session.history import check_subject_id
 from rig.session.operator import Inbox, OperatorError, check_command
 from rig.session.recorder import annotate_session
 from rig.session.session import SessionRequest, run_session
-from rig.session.today import DEFAULT_PROTOCOL, subjects, suggest
-from rig.sim.subject import new_brain
+from rig.session.today import subjects, suggest
 from rig.subjects.registry import Registry
 from rig.sync.curve import Guard, require_key
 
 INPROC = "inproc://rig-session-events"
+MAX_REQUEST_BYTES = 1 << 20  # the largest request (notes, calibration points) is a few kB
 log = logging.getLogger(__name__)
+
+
+def _error(message: str) -> bytes:
+    return json.dumps({"ok": False, "error": message}).encode()
 
 
 def events_endpoint(endpoint: str) -> str:
@@ -73,10 +83,12 @@ class Controller:
         seed: int | None = None,
         curve_key: Path | None = None,
         allow: Path | None = None,
+        any_client: bool = False,
     ) -> None:
         """``curve_key``: the controller's secret key (required to listen beyond loopback);
-        ``allow``: a folder of the GUIs' public keys, the only ones let in
-        (:mod:`rig.sync.curve`)."""
+        ``allow``: a folder of the GUIs' public keys, the only ones let in besides the
+        controller's own pair (:mod:`rig.sync.curve`); ``any_client``: no allow list, any
+        client that knows the controller's public key (warned of at start and in hello)."""
         require_key(endpoint, curve_key)
         self.hardware_path = hardware_path
         self.hardware = load_model(hardware_path, HardwareConfig)
@@ -86,7 +98,17 @@ class Controller:
         self.speed = speed
         self.seed = seed
         self.context = zmq.Context()
-        self.guard = Guard.from_files(self.context, curve_key, allow) if curve_key else None
+        self.guard = None
+        self.open_warning = ""
+        if curve_key is not None:
+            self.guard = Guard.from_files(self.context, curve_key, allow, any_client=any_client)
+            if self.guard.allowed is None:
+                self.open_warning = (
+                    f"{endpoint} lets in ANY client that has this controller's public key "
+                    "(--any-client): anyone who copies it can run and stop sessions; "
+                    "give --allow DIR instead"
+                )
+                log.warning("%s", self.open_warning)
         self._seq = 0
         self._history: list[tuple[bytes, bytes]] = []  # the current session's messages
         self._first_seq = 1
@@ -94,7 +116,8 @@ class Controller:
         self._inbox: Inbox | None = None
         self._session: dict[str, Any] = {}
         self._last_session_dir: Path | None = None
-        self._busy_with = ""  # "session" or "calibration"
+        self._busy_with = ""  # "session" while one runs
+        self._delivery: Delivery | None = None  # the calibration's last pulses
         self._shutdown = threading.Event()
         self.ready = threading.Event()
         self._pull: zmq.Socket[bytes]
@@ -102,11 +125,12 @@ class Controller:
 
     # -- the main loop ------------------------------------------------------------------------
     def serve(self) -> None:
-        rep = self.context.socket(zmq.REP)
+        rep = self.context.socket(zmq.ROUTER)  # not REP: garbage from a peer stalled REP
         pub = self.context.socket(zmq.PUB)
         pull = self.context.socket(zmq.PULL)
         for sock in (rep, pub, pull):
             sock.setsockopt(zmq.LINGER, 0)
+        rep.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # a bigger frame: its peer is dropped
         pub.setsockopt(zmq.SNDHWM, 0)
         pull.setsockopt(zmq.RCVHWM, 0)
         if self.guard is not None:
@@ -126,13 +150,10 @@ class Controller:
                 if pull in ready:
                     self._forward(pull, pub)
                 if rep in ready:
-                    rep.send(self._reply_bytes(rep.recv()))
-            if self._inbox is not None:  # shut down mid-session: stop it, keep its data
-                self._inbox.put(check_command("stop", {}))
-            if self._thread is not None:
-                self._thread.join()
-                self._forward(pull, pub)
-        finally:
+                    self._answer(rep)
+        finally:  # however the loop ends, the device is stopped before the process ends
+            self._stop_everything()
+            self._forward(pull, pub)
             if self.guard is not None:
                 self.guard.stop()
             for sock in (rep, pub, pull):
@@ -153,12 +174,46 @@ class Controller:
             self._history.append((header, body))
             pub.send_multipart([TOPIC, header, body])
 
+    def _stop_everything(self) -> None:
+        """Stop the running session (its trials end, the device's force-exit follows) and
+        the calibration's pulses, and wait for them: nothing runs on with no host."""
+        if self._inbox is not None:  # shut down mid-session: stop it, keep its data
+            self._inbox.put(check_command("stop", {}))
+        if self._delivery is not None:
+            self._delivery.abort()
+            self._delivery.join()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _answer(self, router: zmq.Socket[bytes]) -> None:
+        """One request, whatever its bytes, answered to its sender. A REQ client's frames
+        are [its identity, b"", request]; a DEALER's may lack the empty delimiter."""
+        try:
+            frames = router.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        n = 2 if len(frames) > 1 and frames[1] == b"" else 1
+        envelope, body = frames[:n], frames[n:]
+        if len(body) == 1:
+            reply = self._reply_bytes(body[0])
+        else:
+            reply = _error(f"a request is one frame of JSON; this one had {len(body)}")
+        try:  # a peer that went away is dropped by ZeroMQ; nothing to answer
+            router.send_multipart([*envelope, reply], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            log.warning("a reply could not be sent: %s", exc)
+
     def _reply_bytes(self, raw: bytes) -> bytes:
+        """The reply to one request's bytes; any bytes at all give a reply, never a crash."""
         try:
             request = json.loads(raw)
-        except ValueError as exc:
-            return json.dumps({"ok": False, "error": f"not JSON: {exc}"}).encode()
-        return json.dumps(self._reply(request)).encode()
+        except (ValueError, RecursionError) as exc:  # too deep a nesting is a RecursionError
+            return _error(f"not JSON: {type(exc).__name__}: {str(exc)[:200]}")
+        try:
+            return json.dumps(self._reply(request)).encode()
+        except Exception as exc:  # e.g. a reply that cannot be encoded: the loop goes on
+            log.exception("a reply could not be made")
+            return _error(f"{type(exc).__name__}: {exc}")
 
     def _reply(self, request: object) -> dict[str, Any]:
         if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
@@ -177,7 +232,8 @@ class Controller:
     # -- requests -----------------------------------------------------------------------------
     def handle(self, cmd: str, req: dict[str, Any]) -> dict[str, Any]:
         """hello, history, subjects, create_subject, suggest, start, command, annotate,
-        calibrate, save_calibration, spot_check, shutdown."""
+        calibrate (starts the pulses), calibration (how far they are), abort_calibration,
+        save_calibration, spot_check, shutdown."""
         if cmd == "hello":
             return self._hello()
         if cmd == "history":
@@ -197,9 +253,10 @@ class Controller:
                     registry.add_subject(subject)
             return {"subject": subject}
         if cmd == "suggest":
-            found = suggest(
-                self.data_dir, str(req["subject"]), self.protocols_dir, req.get("protocol", "")
-            )
+            chosen = req.get("protocol") or ""  # "": the subject's own, or the default
+            if chosen:
+                chosen = protocol_in(self.protocols_dir, chosen)
+            found = suggest(self.data_dir, str(req["subject"]), self.protocols_dir, chosen)
             return {"suggestion": found.to_json()}
         if cmd == "start":
             return self._start(req)
@@ -225,6 +282,15 @@ class Controller:
             return {"session_dir": str(target)}
         if cmd in ("calibrate", "save_calibration", "spot_check"):
             return self._calibration(cmd, req)
+        if cmd == "calibration":  # how far the pulses are
+            if self._delivery is None:
+                raise ValueError("no calibration has run")
+            return self._delivery.status()
+        if cmd == "abort_calibration":
+            if self._delivery is None or not self._delivery.running:
+                raise ValueError("no calibration is running")
+            self._delivery.abort()
+            return {}
         if cmd == "shutdown":
             self._shutdown.set()
             return {}
@@ -236,12 +302,13 @@ class Controller:
             "rig": self.hardware.name,
             "hardware_file": str(self.hardware_path),
             "data_dir": str(self.data_dir),
-            "busy": self._busy_with,
+            "busy": self._busy(),
             "session": self._session,
             "first_seq": self._first_seq,
             "last_seq": self._seq,
             "protocols": sorted(p.name for p in self.protocols_dir.glob("*.yaml")),
-            "warnings": self.hardware.stale_calibrations(today),
+            "warnings": self.hardware.stale_calibrations(today)
+            + ([self.open_warning] if self.open_warning else []),
             "valves": {
                 name: cal.model_dump(mode="json") for name, cal in self.hardware.valves.items()
             },
@@ -249,8 +316,8 @@ class Controller:
         }
 
     def _start(self, req: dict[str, Any]) -> dict[str, Any]:
-        if self._busy_with:
-            raise ValueError(f"the rig is busy ({self._busy_with})")
+        if self._busy():
+            raise ValueError(f"the rig is busy ({self._busy()})")
         self.hardware = load_model(self.hardware_path, HardwareConfig)
         request = start_request(req, self.hardware, self.hardware_path, self.protocols_dir,
                                 self.data_dir, self.speed, self._seed())  # fmt: skip
@@ -258,8 +325,8 @@ class Controller:
 
     def _resume(self, req: dict[str, Any]) -> dict[str, Any]:
         """Continue an interrupted session of this data folder (``rig resume``)."""
-        if self._busy_with:
-            raise ValueError(f"the rig is busy ({self._busy_with})")
+        if self._busy():
+            raise ValueError(f"the rig is busy ({self._busy()})")
         request = resume_in(self.data_dir, str(req.get("session", "")), self._seed(), self.speed)
         meta = request.resume.meta if request.resume else {}
         return self._launch(request, Path(str(meta.get("protocol_file", ""))).name)
@@ -313,58 +380,19 @@ class Controller:
 
     # -- valve calibration ----------------------------------------------------------------------
     def _calibration(self, cmd: str, req: dict[str, Any]) -> dict[str, Any]:
-        valve = str(req.get("valve", ""))
-        if valve not in ("valve_left", "valve_right"):
-            raise ValueError(f"valve: {valve!r} is not valve_left or valve_right")
-        today = dt.date.today()
-        if cmd == "save_calibration":
-            points = [(float(x), float(y)) for x, y in req.get("points", [])]
-            self.hardware = save_calibration(self.hardware_path, valve, points, today)
-            return {"warnings": self.hardware.stale_calibrations(today)}
-        if cmd == "spot_check":
-            pulses = whole(req, "pulses", 0)
-            measured = per_opening(number(req, "weight_mg", -1.0), pulses)
-            self.hardware, check = save_spot_check(
-                self.hardware_path, valve, number(req, "open_s", 0.0), measured, today
-            )
-            return {
-                "expected_ul": check.expected_ul,
-                "measured_ul": check.measured_ul,
-                "drift_percent": check.drift_percent,
-                "warnings": self.hardware.stale_calibrations(today),
-            }
-        if self._busy_with:
-            raise ValueError(f"the rig is busy ({self._busy_with})")
-        pulses = whole(req, "pulses", 0)
-        open_s = number(req, "open_s", 0.0)
-        machine = pulse_machine(valve, open_s, pulses, number(req, "interval_s", 0.5))
-        self._busy_with = "calibration"
-        try:
-            return self._pulse(machine, valve, open_s, pulses)
-        finally:
-            self._busy_with = ""
+        if cmd != "calibrate":  # save_calibration, spot_check: the file, not the device
+            self.hardware, reply = calibration_request(cmd, req, self.hardware_path)
+            return reply
+        if self._busy():
+            raise ValueError(f"the rig is busy ({self._busy()})")
+        self._delivery = Delivery.requested(req, self.hardware, self.protocols_dir, self.seed)
+        self._delivery.start()
+        return {"started": True, "pulses": self._delivery.pulses}
 
-    def _pulse(
-        self, machine: StateMachine, valve: str, open_s: float, pulses: int
-    ) -> dict[str, Any]:
-        """Run the pulses (on the simulated rig, on virtual time: no water to wait for)."""
-        rng = random.Random(self.seed)
-        protocol = load_model(self.protocols_dir / DEFAULT_PROTOCOL, Protocol)
-        brain = new_brain(protocol, self.hardware, rng)  # a mouse the world needs; it is away
-        realtime = self.hardware.device.kind != "sim"
-        with open_device(self.hardware, brain, rng, realtime=realtime) as device:
-            device.queue(machine, 1)
-            opened = 0
-            while True:
-                events = device.poll()
-                if not events:
-                    break
-                opened += sum(e.kind == "output" and e.name == valve and e.value for e in events)
-                if any(e.kind == "trial_end" for e in events):
-                    break
-        reply: dict[str, Any] = {"openings": opened}
-        if self.hardware.device.kind == "sim":  # the simulated scale: what the rig's valve gave
-            side = "left" if valve == "valve_left" else "right"
-            true_ul = self.hardware.delivered_ul(side, open_s) * rng.gauss(1.0, 0.02)
-            reply["simulated_weight_mg"] = round(true_ul * opened, 2)
-        return reply
+    def _busy(self) -> str:
+        """What the rig is doing: "session", "calibration" or "" (free)."""
+        if self._busy_with:
+            return self._busy_with
+        if self._delivery is not None and self._delivery.running:
+            return "calibration"
+        return ""

@@ -8,13 +8,18 @@ given by hand (or is queued to be given) in the last minute, on the host's clock
 - drops: at most :data:`DROPS_PER_MINUTE` per valve.
 
 A command over the bound is refused with when it would fit (and recorded as refused).
+The water the drops gave is counted from the valves' own open and close on the device.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
+from rig.bus import DeviceEvent
 from rig.session.operator import MAX_FLUSH_S, OperatorError
+
+VALVE_SIDES = {"valve_left": "left", "valve_right": "right"}
 
 WINDOW_S = 60.0
 OPEN_S_PER_MINUTE = MAX_FLUSH_S
@@ -22,8 +27,22 @@ DROPS_PER_MINUTE = 10
 
 
 class HandWater:
-    def __init__(self) -> None:
+    def __init__(self, volume_ul: Callable[[str, float], float]) -> None:
+        """``volume_ul(side, open_s)``: what an opening gives, by the calibration."""
         self._given: deque[tuple[float, str, float, bool]] = deque()  # (t, valve, s, drop)
+        self._volume_ul = volume_ul
+        self._opened: dict[str, float] = {}
+        self.given_ul = 0.0  # by the drops (a flush primes the line: not counted)
+
+    def count(self, event: DeviceEvent, action: str) -> None:
+        """Water by hand, from the valve's own open and close in a drop's events."""
+        if event.kind != "output" or event.name not in VALVE_SIDES or action != "drop":
+            return
+        if event.value:
+            self._opened[event.name] = event.t
+        elif event.name in self._opened:
+            open_s = round(event.t - self._opened.pop(event.name), 4)
+            self.given_ul += self._volume_ul(VALVE_SIDES[event.name], open_s)
 
     def take(self, action: str, valves: tuple[str, ...], open_s: float, now: float) -> None:
         """Count ``open_s`` of each of ``valves`` at ``now``, or raise :class:`OperatorError`

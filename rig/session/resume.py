@@ -246,7 +246,7 @@ def _water_of(
     """The water the valves gave in ``trials`` (from their events, by the calibration),
     and the valves still open at the last event (the host stopped mid-drop)."""
     from rig.schema.hardware import HardwareConfig
-    from rig.session.runner import VALVE_SIDES
+    from rig.session.hand import VALVE_SIDES
 
     calibration = HardwareConfig.model_validate(hardware)
     opened: dict[str, float] = {}

@@ -81,7 +81,6 @@ class RunResult:
 
 
 MANUAL = 0  # the trial number of hand drops and flushes in the device events
-VALVE_SIDES = {"valve_left": "left", "valve_right": "right"}
 
 
 class SessionRunner:
@@ -123,9 +122,11 @@ class SessionRunner:
         self._status = ""
         self._decided = 0  # trials whose outcome the planner knows (a switch comes after them)
         self._pending_switch: OperatorCommand | None = None
-        self._hand_valve_open: dict[str, float] = {}
-        self._hand = HandWater()  # the bound on drops and flushes a minute
-        self.hand_water_ul = 0.0
+        self._hand = HandWater(volume_ul)  # drops counted; drops and flushes bounded
+
+    @property
+    def hand_water_ul(self) -> float:
+        return self._hand.given_ul
 
     def request_stop(self) -> None:
         self._stop = True
@@ -328,7 +329,7 @@ class SessionRunner:
             else:
                 self._queue_next()
         if event.trial == MANUAL and self._manual_running is not None:
-            self._count_hand_water(event)
+            self._hand.count(event, self._manual_running.action)
             if event.kind == "trial_end":
                 self._manual_running = None
                 self._queue_next()
@@ -355,18 +356,6 @@ class SessionRunner:
         if self._pending_switch is not None and all(f.decided for f in self._in_flight.values()):
             self._switch_now()
         self._queue_next()
-
-    def _count_hand_water(self, event: DeviceEvent) -> None:
-        """Water by hand, from the valve's own open and close on the device."""
-        if event.kind != "output" or event.name not in VALVE_SIDES:
-            return
-        if self._manual_running is None or self._manual_running.action != "drop":
-            return
-        if event.value:
-            self._hand_valve_open[event.name] = event.t
-        elif event.name in self._hand_valve_open:
-            open_s = round(event.t - self._hand_valve_open.pop(event.name), 4)
-            self.hand_water_ul += self.volume_ul(VALVE_SIDES[event.name], open_s)
 
     def _publish_switch(self, trial: int, advanced: StepAdvanced) -> None:
         self.bus.publish(

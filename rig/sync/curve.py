@@ -139,10 +139,22 @@ class Guard:
 
     @classmethod
     def from_files(
-        cls, context: zmq.Context[Any], secret_file: Path, allow: Path | None = None
+        cls,
+        context: zmq.Context[Any],
+        secret_file: Path,
+        allow: Path | None = None,
+        *,
+        any_client: bool = False,
     ) -> Guard:
-        """From a secret key file and a folder of the allowed clients' ``.key`` files."""
-        allowed = {load_public(p) for p in sorted(allow.glob("*.key"))} if allow else None
+        """From a secret key file and a folder of the allowed clients' ``.key`` files.
+        Without a folder only this server's own key pair gets in (the GUI that started it),
+        unless ``any_client``: then any client that knows the server's public key."""
+        if any_client:
+            allowed = None
+        elif allow is None:
+            allowed = set()
+        else:
+            allowed = {load_public(p) for p in sorted(allow.glob("*.key"))}
         return cls(context, load_secret(secret_file)[1], allowed)
 
     def callback(self, domain: str, key: bytes) -> bool:

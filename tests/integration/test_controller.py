@@ -3,38 +3,16 @@ catch-up for a client that attaches late."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from rig.control.client import ControllerClient, ControllerError, EventStream
-from rig.control.server import Controller, events_endpoint
+from rig.control.server import events_endpoint
 from rig.control.wire import Message
+from tests.scope.test_sync import wait
 
 pytestmark = [pytest.mark.realtime]
-
-
-@pytest.fixture
-def client(root: Path, tmp_path: Path) -> Iterator[ControllerClient]:
-    hardware = tmp_path / "sim.yaml"
-    shutil.copy(root / "hardware_configs/sim.yaml", hardware)
-    endpoint = f"ipc://{tempfile.mkdtemp(prefix='rig-test-')}/ctl"
-    controller = Controller(hardware, endpoint, data_dir=tmp_path / "data",
-                            protocols_dir=root / "protocols", speed=50.0, seed=5)  # fmt: skip
-    thread = threading.Thread(target=controller.serve, daemon=True)
-    thread.start()
-    assert controller.ready.wait(10)
-    c = ControllerClient(endpoint, timeout_s=10)
-    yield c
-    c.request("shutdown")
-    thread.join(30)
-    c.close()
-    assert not thread.is_alive()
 
 
 def test_endpoints() -> None:
@@ -98,7 +76,10 @@ def test_a_late_client_gets_the_whole_session_in_order(client: ControllerClient)
 
 def test_calibration_through_the_controller(client: ControllerClient) -> None:
     reply = client.request("calibrate", valve="valve_right", open_s=0.04, pulses=20, interval_s=0.1)
-    assert reply["openings"] == 20
+    assert reply == {"ok": True, "started": True, "pulses": 20}  # answered at once
+    assert wait(lambda: not client.request("calibration")["running"], timeout=30)
+    reply = client.request("calibration")
+    assert reply["openings"] == 20 and not reply["aborted"]
     assert reply["simulated_weight_mg"] == pytest.approx(20 * 3.7, rel=0.1)
     reply = client.request("spot_check", valve="valve_right", open_s=0.04, pulses=20,
                            weight_mg=20 * 3.7 * 1.2)  # fmt: skip

@@ -148,3 +148,39 @@ def test_the_bridge_lets_in_only_allowed_rigs(tmp_path: Path) -> None:
         rig2.close()
         bridge.stop()
         thread.join(5)
+
+
+@pytest.mark.parametrize("any_client", [False, True])
+def test_keys_without_an_allow_list_let_in_only_the_controller_s_own_pair(
+    root: Path, tmp_path: Path, any_client: bool
+) -> None:
+    """Before: --curve-key without --allow let in any client that had the public key.
+    Now only the controller's own pair (the GUI that started it) gets in, unless the
+    operator asks for --any-client, which is warned of in every hello."""
+    _keys(tmp_path / "server", "rig1")
+    _keys(tmp_path / "others", "gui9")
+    endpoint = f"ipc://{tempfile.mkdtemp(prefix='rig-test-')}/ctl"
+    controller = Controller(root / "hardware_configs/sim.yaml", endpoint,
+                            data_dir=tmp_path / "data", protocols_dir=root / "protocols",
+                            curve_key=tmp_path / "server/rig1.key_secret",
+                            any_client=any_client)  # fmt: skip
+    thread = threading.Thread(target=controller.serve, daemon=True)
+    thread.start()
+    assert controller.ready.wait(10)
+    server = tmp_path / "server/rig1.key"
+    own = ControllerClient(endpoint, timeout_s=5, curve=(tmp_path / "server/rig1.key_secret",
+                                                         server))  # fmt: skip
+    other = ControllerClient(endpoint, timeout_s=2, curve=(tmp_path / "others/gui9.key_secret",
+                                                           server))  # fmt: skip
+    warnings = own.request("hello")["warnings"]
+    if any_client:
+        assert other.request("hello")["rig"] == "sim"
+        assert any("lets in ANY client" in w for w in warnings)
+    else:
+        with pytest.raises(ControllerError, match="did not answer"):
+            other.request("hello")
+        assert not any("ANY client" in w for w in warnings)
+    own.request("shutdown")
+    thread.join(30)
+    own.close()
+    other.close()

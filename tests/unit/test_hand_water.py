@@ -15,7 +15,7 @@ from tests.unit.test_operator import _events, _runner
 
 
 def test_the_bound_counts_a_minute_back_per_valve() -> None:
-    hand = HandWater()
+    hand = HandWater(lambda side, open_s: 0.0)
     hand.take("flush", ("valve_left", "valve_right"), OPEN_S_PER_MINUTE, now=100.0)
     with pytest.raises(OperatorError, match=r"valve_left .* 10.00 s .* try again in 30 s"):
         hand.take("flush", ("valve_left",), 1.0, now=130.0)
