@@ -135,6 +135,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         print(f"rig resume: {exc}", file=sys.stderr)
         return 1
     entry = request.resume.entry if request.resume else {}
+    for warning in entry.get("warnings", []):
+        print(f"rig resume: warning: {warning}", file=sys.stderr)
     first, cut = entry.get("first_trial"), entry.get("interrupted_trials")
     print(f"resuming {args.session} at trial {first} (interrupted: {cut}), {request.trials} to go")
     return _run("rig resume", request, _faults(args))

@@ -88,9 +88,14 @@ def start_request(
     )
 
 
-def resume_in(data_dir: Path, session: str, seed: int, speed: float) -> SessionRequest:
-    """An interrupted session of ``data_dir`` continued (its own snapshots, the trials left)."""
+def resume_in(
+    data_dir: Path, session: str, seed: int, speed: float, rig_now: HardwareConfig
+) -> SessionRequest:
+    """An interrupted session of ``data_dir`` continued (its own snapshots, the trials left;
+    a valve calibrated since, in ``rig_now``, with its new calibration)."""
     folder = Path(session).resolve()
     if data_dir.resolve() not in folder.parents:
         raise ValueError(f"session {session!r}: not a session folder of {data_dir}")
-    return dataclasses.replace(resume_request(folder, None, seed, realtime=True), speed=speed)
+    return dataclasses.replace(
+        resume_request(folder, None, seed, realtime=True, rig_now=rig_now), speed=speed
+    )

@@ -327,7 +327,9 @@ class Controller:
         """Continue an interrupted session of this data folder (``rig resume``)."""
         if self._busy():
             raise ValueError(f"the rig is busy ({self._busy()})")
-        request = resume_in(self.data_dir, str(req.get("session", "")), self._seed(), self.speed)
+        self.hardware = load_model(self.hardware_path, HardwareConfig)  # as calibrated now
+        request = resume_in(self.data_dir, str(req.get("session", "")), self._seed(),
+                            self.speed, self.hardware)  # fmt: skip
         meta = request.resume.meta if request.resume else {}
         return self._launch(request, Path(str(meta.get("protocol_file", ""))).name)
 

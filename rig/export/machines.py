@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
+from rig.session.calibrations import hardware_at
 from rig.session.operator import edits_in, with_edits
 from rig.task.builder import build_trial
 from rig.task.spec import TrialSpec
@@ -34,7 +34,6 @@ def rebuild_machines(
     meta: dict[str, Any], records: list[dict[str, Any]], operator: list[dict[str, Any]]
 ) -> MachineTable:
     protocol = Protocol.model_validate(meta["protocol"])
-    hardware = HardwareConfig.model_validate(meta["hardware"])
     edits = edits_in(operator)
     table = MachineTable()
     for record in records:
@@ -46,6 +45,7 @@ def rebuild_machines(
         table.trials.setdefault(recorded, []).append(int(record["trial"]))
         if table.definitions.get(recorded):
             continue
+        hardware = hardware_at(meta, int(record["trial"]))  # a resume's newer calibration
         machine = build_trial(protocol, hardware, _spec(record))
         if machine.content_hash == recorded:
             table.definitions[recorded] = machine.canonical_json()

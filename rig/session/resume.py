@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING, Any
 from rig.bus import DeviceEvent
 from rig.devices.base import Device
 from rig.fsm.model import StateMachine
+from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
+from rig.session.calibrations import hardware_at, newer_calibrations, rig_config_now
 from rig.session.history import parse_records, read_json, read_records, replay
 from rig.session.lock import SessionHeld, holder
 from rig.session.operator import edits_in, with_edits
@@ -138,7 +140,7 @@ def resume_point(session_dir: Path, now: dt.datetime | None = None) -> ResumePoi
     gap = VIRTUAL_GAP_S if meta.get("virtual_time", False) else wall_gap
     offset = round(last_t + gap, 4)  # on the device's 100 us grid
     hand = sum(float(x.get("volume_ul", 0)) for x in operator if x.get("action") == "drop")
-    water, still_open = _water_of(events, set(interrupted), meta["hardware"])
+    water, still_open = _water_of(events, set(interrupted), meta)
     entry = {
         "resumed_at": now.isoformat(timespec="seconds"),
         "after_trial": max(done, default=0),
@@ -189,7 +191,6 @@ def _recover(
     but have no line in ``trials.jsonl`` (the stop came in between): rebuilt from their
     events and their plan in ``plans.jsonl``, as the session would have (appended by
     :meth:`ResumePoint.apply`)."""
-    from rig.schema.hardware import HardwareConfig
     from rig.task.outcome import summarize_trial
     from rig.task.spec import TrialSpec
 
@@ -199,7 +200,6 @@ def _recover(
     for e in events:
         by_trial.setdefault(int(e["trial"]), []).append(_device_event(e))
     ends = {r["trial"]: r["t_end"] for r in records}
-    calibration = HardwareConfig.model_validate(meta["hardware"])
     spec_fields = {f.name for f in dataclasses.fields(TrialSpec)}
     out: list[dict[str, Any]] = []
     for trial in sorted(by_trial):
@@ -213,7 +213,7 @@ def _recover(
         record = summarize_trial(
             TrialSpec(**{k: v for k, v in plan.items() if k in spec_fields}),
             plan["modality"], plan["stimulus"], evs, sm_hash=plan["sm_hash"],
-            dead_time_ms=dead, volume_ul=calibration.delivered_ul,
+            dead_time_ms=dead, volume_ul=hardware_at(meta, trial).delivered_ul,
         )  # fmt: skip
         record["recovered_by_resume"] = True
         ends[trial] = record["t_end"]
@@ -241,14 +241,13 @@ def _switches_to_record(meta: dict[str, Any], records: list[dict[str, Any]]) -> 
 
 
 def _water_of(
-    events: list[dict[str, Any]], trials: set[int], hardware: dict[str, Any]
+    events: list[dict[str, Any]], trials: set[int], meta: dict[str, Any]
 ) -> tuple[float, list[str]]:
-    """The water the valves gave in ``trials`` (from their events, by the calibration),
-    and the valves still open at the last event (the host stopped mid-drop)."""
-    from rig.schema.hardware import HardwareConfig
+    """The water the valves gave in ``trials`` (from their events, by the calibration each
+    trial ran with), and the valves still open at the last event (the host stopped
+    mid-drop)."""
     from rig.session.hand import VALVE_SIDES
 
-    calibration = HardwareConfig.model_validate(hardware)
     opened: dict[str, float] = {}
     water = 0.0
     for e in events:
@@ -258,7 +257,7 @@ def _water_of(
             opened[e["name"]] = float(e["t"])
         elif e["name"] in opened:
             open_s = round(float(e["t"]) - opened.pop(e["name"]), 4)
-            water += calibration.delivered_ul(VALVE_SIDES[e["name"]], open_s)
+            water += hardware_at(meta, e["trial"]).delivered_ul(VALVE_SIDES[e["name"]], open_s)
     return water, sorted(opened)
 
 
@@ -307,14 +306,20 @@ class ShiftedClock:
 
 
 def resume_request(
-    session_dir: Path, trials: int | None, seed: int | None, realtime: bool = False
+    session_dir: Path,
+    trials: int | None,
+    seed: int | None,
+    realtime: bool = False,
+    rig_now: HardwareConfig | None = None,
 ) -> SessionRequest:
     """The request that continues ``session_dir``: its own protocol (with the operator's
     edits) and hardware snapshots, its subject and data folder; ``trials`` more trials, by
-    default what was left of those requested; a fresh ``seed`` unless given."""
+    default what was left of those requested; a fresh ``seed`` unless given. A valve
+    calibrated since, in ``rig_now`` (default: the session's hardware config file as it is
+    now), is used from the first resumed trial, and recorded with a warning
+    (:mod:`rig.session.calibrations`)."""
     import random
 
-    from rig.schema.hardware import HardwareConfig
     from rig.session.session import SessionRequest
 
     point = resume_point(session_dir)
@@ -328,9 +333,16 @@ def resume_request(
         trials = int(requested) - (point.first_trial - 1)
         if trials < 1:
             raise ResumeError(f"{session_dir}: all {requested} requested trials ran; give --trials")
+    newer, warnings = newer_calibrations(meta, rig_now or rig_config_now(meta))
+    if newer:
+        point.entry["valves"] = newer
+    if warnings:
+        point.entry["warnings"] = warnings
+    hardware = hardware_at({**meta, "resumes": [*meta.get("resumes", []), point.entry]},
+                           point.first_trial)  # fmt: skip
     return SessionRequest(
         protocol=point.protocol,
-        hardware=HardwareConfig.model_validate(meta["hardware"]),
+        hardware=hardware,
         subject=meta["subject"],
         trials=trials,
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
