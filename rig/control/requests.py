@@ -89,7 +89,7 @@ def start_request(
 
 
 def resume_in(
-    data_dir: Path, session: str, seed: int, speed: float, rig_now: HardwareConfig
+    data_dir: Path, session: str, seed: int, speed: float, rig_now: HardwareConfig | None = None
 ) -> SessionRequest:
     """An interrupted session of ``data_dir`` continued (its own snapshots, the trials left;
     a valve calibrated since, in ``rig_now``, with its new calibration)."""

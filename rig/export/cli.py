@@ -24,8 +24,11 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"rig export-nwb: needs pynwb ({exc}); install it: pip install 'rig[nwb]'")
         return 1
-    try:
-        out = export_session(Path(args.session), Path(args.out) if args.out else None)
+    from rig.session.lock import SessionLock
+
+    try:  # the session folder has one writer: not while its session runs (SessionHeld)
+        with SessionLock.acquire(Path(args.session)):
+            out = export_session(Path(args.session), Path(args.out) if args.out else None)
     except (ValueError, OSError) as exc:  # ExportError and the session readers' errors
         print(f"rig export-nwb: {exc}")
         return 1

@@ -31,10 +31,12 @@ def register(sub: Any) -> None:
 
 def cmd_align(args: argparse.Namespace) -> int:
     from rig.scope.align import AlignmentError, align
+    from rig.session.lock import SessionHeld, SessionLock
 
-    try:
-        result = align(Path(args.session), Path(args.tiffs))
-    except AlignmentError as exc:
+    try:  # the session folder has one writer: not while its session runs
+        with SessionLock.acquire(Path(args.session)):
+            result = align(Path(args.session), Path(args.tiffs))
+    except (AlignmentError, SessionHeld, FileNotFoundError) as exc:
         print(f"rig align: {exc}", file=sys.stderr)
         return 1
     fit = result.fit

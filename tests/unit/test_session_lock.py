@@ -129,3 +129,21 @@ def test_the_launcher_s_suggestion_says_a_session_is_held(root: Path, tmp_path: 
         assert last["held_by"]["host"] == socket.gethostname()
     finally:
         _kill(child)
+
+
+def test_align_and_export_do_not_write_into_a_running_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rig.cli import main
+
+    folder = tmp_path / "m1" / "20261207-120000"
+    folder.mkdir(parents=True)
+    child = _hold(folder)
+    try:
+        assert main(["align", str(folder), str(tmp_path)]) == 1
+        assert "still being written by pid" in capsys.readouterr().err
+        assert main(["export-nwb", str(folder), "--no-validate"]) == 1
+        assert "still being written by pid" in capsys.readouterr().out
+        assert not list(folder.glob("*.nwb")) and not (folder / "trial_frames.csv").exists()
+    finally:
+        _kill(child)
