@@ -4,7 +4,7 @@
 microscope-link message, GUI wire message), half random bytes (0-400 long), half seeds
 with 1-4 random edits (rig/sim/faults/fuzz.py); 10^4 over the protocol YAML loader (a file
 each). A crash is any exception the decoder does not mean to raise; a hang is an input that
-takes more than 1 s.
+takes more than 1 s. Then the controller's request socket (issue 14: :mod:`bench.fuzz_controller`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import random
 import time
 from typing import Any
 
+from bench import fuzz_controller
 from rig.sim.faults.fuzz import SEEDS, TARGETS, mutate, run_one
 
 PER_TARGET = {"protocol_yaml": 10_000}
@@ -49,7 +50,9 @@ def run() -> dict[str, Any]:
             "wall_s": round(time.perf_counter() - started, 1),
             "crash_kinds": crashes,
         }
-    figures["total_inputs"] = sum(counts.values())
-    figures["total_crashes"] = sum(f["crashes"] for f in figures.values() if isinstance(f, dict))
-    figures["total_hangs"] = sum(f["hangs"] for f in figures.values() if isinstance(f, dict))
+    figures["controller_requests"] = fuzz_controller.run()  # a real rig serve, real sockets
+    counted = [f for f in figures.values() if isinstance(f, dict)]
+    figures["total_inputs"] = sum(counts.values()) + figures["controller_requests"]["inputs"]
+    figures["total_crashes"] = sum(f["crashes"] for f in counted)
+    figures["total_hangs"] = sum(f["hangs"] for f in counted)
     return figures
