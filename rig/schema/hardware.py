@@ -9,6 +9,7 @@ the data go. ``sim.yaml`` describes the simulated rig.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from bisect import bisect_left
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +33,10 @@ OUTPUT_CHANNELS = (
 CHANNELS = INPUT_CHANNELS + OUTPUT_CHANNELS
 Valve = Literal["valve_left", "valve_right"]
 VALVE_FOR_SIDE: dict[str, Valve] = {"left": "valve_left", "right": "valve_right"}
+# A Bpod's lines as Sanworks names them, numbered up to the largest Bpod's count (which
+# ones a Bpod has is known once it is connected: the Bpod compiler checks that).
+BPOD_INPUTS = {"Port": 8, "BNC": 2, "Wire": 4, "Flex": 4}
+BPOD_OUTPUTS = {"Valve": 8, "PWM": 8, "BNC": 2, "Wire": 4, "Flex": 4}
 
 
 class CalibrationPoint(Strict):
@@ -156,11 +161,91 @@ class Scope(Strict):
     outage: tuple[float, float] | None = None  # fake only: device seconds with no frames
 
 
+def channel_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(dotted path, message) per problem of a raw hardware config's ``channels`` for its
+    ``device.kind``: a device channel the kind has no such name for (a Bpod's: by its form
+    only), two rig channels on one device channel (two inputs may share one only when
+    ``shared_inputs`` lists them together; outputs never), a ``shared_inputs`` group that
+    does not share one device input."""
+    device = data.get("device", {})
+    kind = device.get("kind", "sim") if isinstance(device, dict) else None
+    channels = data.get("channels")
+    if channels is None and kind == "bpod":
+        return [("device.kind", "a Bpod needs its channels mapped (lick_left: Port1, ...)")]
+    if kind not in ("sim", "bpod", "lickport") or not isinstance(channels, dict):
+        return []
+    mapped = {n: d for n, d in channels.items() if n in CHANNELS and isinstance(d, str)}
+    unknown = {n: m for n, d in mapped.items() if (m := _unknown_name(kind, n, d))}
+    good = {n: d for n, d in mapped.items() if n not in unknown}
+    raw = data.get("shared_inputs")
+    groups: list[Any] = raw if isinstance(raw, list) else []
+    problems = [(f"channels.{n}", message) for n, message in unknown.items()]
+    problems += _shared_channels(good, [g for g in groups if isinstance(g, list)])
+    return problems + _group_problems(mapped, groups)
+
+
+def _unknown_name(kind: str, name: str, device: str) -> str | None:
+    """Why ``device`` is not a channel a device of ``kind`` has for rig channel ``name``."""
+    if kind != "bpod":
+        where = "simulated rig" if kind == "sim" else "lick-port board (its pins are fixed)"
+        message = f"the {where} names its channels as the protocols do: map {name} to {name}"
+        return None if device == name else message
+    lines, what = (BPOD_INPUTS, "input") if name in INPUT_CHANNELS else (BPOD_OUTPUTS, "output")
+    form = re.fullmatch(r"([A-Za-z]+)([1-9][0-9]?)", device)
+    if form and int(form[2]) <= lines.get(form[1], 0):
+        return None
+    known = ", ".join(f"{base}1..{base}{n}" for base, n in lines.items())
+    return f"{device!r} is not a Bpod {what} line ({known})"
+
+
+def _shared_channels(good: dict[str, str], groups: list[list[Any]]) -> list[tuple[str, str]]:
+    """A problem at each rig channel on a device channel that another one already has."""
+    on: dict[tuple[bool, str], list[str]] = {}
+    for name, device in good.items():
+        on.setdefault((name in INPUT_CHANNELS, device), []).append(name)
+    problems = []
+    for (is_input, device), names in on.items():
+        if len(names) < 2 or (is_input and any(set(names) <= set(g) for g in groups)):
+            continue
+        owner = next((n for n in names if n in VALVE_FOR_SIDE.values()), names[0])
+        rule = "rig outputs never share a device output"
+        if is_input:
+            rule = "rig inputs share a device input only when shared_inputs lists them together"
+        problems += [
+            (f"channels.{n}", f"{device} is already {owner}'s (channels.{owner}): {rule}")
+            for n in names
+            if n != owner
+        ]
+    return problems
+
+
+def _group_problems(mapped: dict[str, str], groups: list[Any]) -> list[tuple[str, str]]:
+    problems = []
+    seen: dict[str, int] = {}
+    for i, group in enumerate(groups):
+        if not isinstance(group, list) or not all(isinstance(n, str) for n in group):
+            continue  # a field error
+        for j, name in enumerate(group):
+            if name not in INPUT_CHANNELS:
+                inputs = ", ".join(INPUT_CHANNELS)
+                problems.append((f"shared_inputs.{i}.{j}", f"not an input (inputs: {inputs})"))
+            elif name in seen:
+                problems.append((f"shared_inputs.{i}.{j}", f"{name} is in group {seen[name]}"))
+            seen.setdefault(name, i)
+        devices = {mapped.get(n) for n in group if n in INPUT_CHANNELS}
+        if len(devices) > 1 or None in devices:
+            on = ", ".join(f"{n} on {mapped.get(n, 'nothing')}" for n in group)
+            problems.append((f"shared_inputs.{i}", f"{on}: a group shares one device input"))
+    return problems
+
+
 class HardwareConfig(CrossChecked):
     name: str
     description: str = ""
     device: Device = Device()
     channels: dict[str, str] = {name: name for name in CHANNELS}
+    # groups of rig inputs allowed to share one device input (Bpod: one event for both)
+    shared_inputs: list[Annotated[list[str], Field(min_length=2)]] = []
     valves: dict[Valve, ValveCalibration]
     data_dir: Path = Path("~/rig-data")
     calibration_max_age_days: Annotated[int, Field(ge=1)] = 30
@@ -185,7 +270,7 @@ class HardwareConfig(CrossChecked):
                 for valve in VALVE_FOR_SIDE.values()
                 if valve not in valves
             ]
-        return problems
+        return problems + channel_problems(data)
 
     def stale_calibrations(self, today: dt.date) -> list[str]:
         """A warning per valve whose calibration is older than ``calibration_max_age_days``

@@ -2,13 +2,28 @@
 
 Each problem names what is wrong and how to fix it. The session folder is not created
 when there is one.
+
+Every trial variant is built, and compiled for the rig's device: for the lick-port board
+(what its RAM holds), and for a Bpod, against the configured channels and each valve's
+``max_open_s`` on its Bpod output. A Bpod's lines are known only once it is connected: an
+emulated one (``emulate://bpod?profile=P``) is compiled for against its profile's
+description; for a real one the channel names are checked for their form and the water
+bound is checked (it needs no description), and the compiler checks the names against
+the connected machine when the first trial is compiled, before it is sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlparse
+
+from rig.devices.bpod.compiler import channel_problems, compile_machine
+from rig.devices.bpod.hardware import PROFILES, BpodHardware
 from rig.devices.lickport.compiler import MEGA, UNO, LickportCompileError, compile_blob
-from rig.fsm.model import StateMachineError
+from rig.fsm.model import StateMachine, StateMachineError
+from rig.fsm.water import water_problems
 from rig.schema.hardware import HardwareConfig
+from rig.schema.hardware import channel_problems as config_channel_problems
 from rig.schema.protocol import Protocol
 from rig.task.builder import build_trial, settings_for
 from rig.task.spec import SIDES, TrialSpec
@@ -28,10 +43,48 @@ def require_ready(protocol: Protocol, hardware: HardwareConfig) -> None:
 
 
 def preflight(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
-    problems = _volumes(protocol, hardware)
+    problems = _volumes(protocol, hardware) + _channels(hardware)
     if problems:
         return problems
     return _machines(protocol, hardware)
+
+
+def _channels(hardware: HardwareConfig) -> list[str]:
+    """The channel map fits the device (also a config that skipped validation)."""
+    raw = hardware.model_dump(mode="json", include={"device", "channels", "shared_inputs"})
+    problems = [f"hardware config {where}: {why}" for where, why in config_channel_problems(raw)]
+    bpod = _emulated_bpod(hardware)
+    if not problems and hardware.device.kind == "bpod" and bpod is not None:
+        problems += channel_problems(bpod, hardware.channels)
+    return problems
+
+
+def _emulated_bpod(hardware: HardwareConfig) -> BpodHardware | None:
+    """The description the emulated Bpod of the config's url will give (None: no emulated
+    Bpod there, or an unknown profile, which opening the device refuses)."""
+    url = urlparse(hardware.device.url)
+    if url.scheme != "emulate" or url.netloc != "bpod":
+        return None
+    return PROFILES.get(parse_qs(url.query).get("profile", ["r2-fw23"])[0])
+
+
+def _device_check(hardware: HardwareConfig) -> Callable[[StateMachine], None]:
+    """What the device will do with each trial's machine, raising as it would."""
+    limits: dict[str, float] = {v: c.max_open_s for v, c in hardware.valves.items()}
+    kind = hardware.device.kind
+    bpod = _emulated_bpod(hardware)
+
+    def check(machine: StateMachine) -> None:
+        if kind == "lickport":  # what the board's RAM holds
+            compile_blob(machine, UNO if hardware.lickport.board == "uno" else MEGA)
+        elif kind == "bpod" and bpod is not None:
+            compile_machine(machine, bpod, hardware.channels, max_open_s=limits)
+        elif kind == "bpod":  # a real Bpod, not connected yet: what needs no description
+            problems = water_problems(machine, limits, wiring=hardware.channels)
+            if problems:
+                raise ValueError("; ".join(problems))
+
+    return check
 
 
 def _volumes(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
@@ -54,8 +107,9 @@ def _volumes(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
 
 def _machines(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
     """Every trial variant of every curriculum step builds into a valid state machine
-    (that the lick-port board, when the rig has one, can hold)."""
+    that the rig's device takes (:func:`_device_check`)."""
     problems = []
+    check = _device_check(hardware)
     labels, primes = protocol.step_labels(), protocol.step_primes()
     for i, step in enumerate(protocol.curriculum):
         settings = settings_for(protocol, step.stage)
@@ -66,10 +120,7 @@ def _machines(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
                     settings.delay_s,
                 )  # fmt: skip
                 try:
-                    machine = build_trial(protocol, hardware, spec)
-                    if hardware.device.kind == "lickport":  # what the board's RAM holds
-                        board = hardware.lickport.board
-                        compile_blob(machine, UNO if board == "uno" else MEGA)
+                    check(build_trial(protocol, hardware, spec))
                 except (ValueError, StateMachineError, LickportCompileError) as exc:
                     problems.append(f"curriculum step {i + 1} ({labels[i]}), {side}: {exc}")
                     break

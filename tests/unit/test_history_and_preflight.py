@@ -107,6 +107,50 @@ def test_preflight_builds_every_trial_variant(root: Path) -> None:
     assert "timer_s" in problems[0]
 
 
+def _bpod(root: Path, **channels: str) -> HardwareConfig:
+    """The emulated Bpod's config with ``channels`` changed, past validation (as a config
+    edited in memory, or one validation would refuse, reaches the pre-flight check)."""
+    hardware = load_model(root / "hardware_configs/bpod-emulator.yaml", HardwareConfig)
+    return hardware.model_copy(update={"channels": {**hardware.channels, **channels}})
+
+
+def test_the_shipped_protocols_pass_preflight_on_the_emulated_bpod(root: Path) -> None:
+    for path in sorted((root / "protocols").glob("*.yaml")):
+        assert preflight(load_model(path, Protocol), _bpod(root)) == []
+
+
+@pytest.mark.parametrize("valve", ["Valve9", "Valve5"])  # no Bpod has 9; an r2 has 4
+def test_preflight_refuses_a_valve_on_a_channel_the_bpod_lacks(
+    root: Path, tmp_path: Path, valve: str
+) -> None:
+    protocol = load_model(root / "protocols/tactile_T1.yaml", Protocol)
+    problems = preflight(protocol, _bpod(root, valve_left=valve))
+    assert len(problems) == 1 and "channels.valve_left" in problems[0], problems
+    assert f"{valve!r} is not a Bpod output line" in problems[0] or (
+        f"'valve_left' is mapped to {valve!r}, not an output of this Bpod" in problems[0]
+    )
+    request = SessionRequest(protocol, _bpod(root, valve_left=valve), "m", 5, 1, tmp_path)
+    with pytest.raises(ValueError, match="pre-flight check failed"):
+        run_session(request)
+    assert list(tmp_path.iterdir()) == []  # no session folder
+
+
+def test_preflight_refuses_an_output_on_a_valves_bpod_channel(root: Path) -> None:
+    protocol = load_model(root / "protocols/tactile_T1.yaml", Protocol)
+    (problem,) = preflight(protocol, _bpod(root, pole_drop="Valve1"))
+    assert "channels.pole_drop: Valve1 is already valve_left's" in problem
+
+
+def test_preflight_for_a_real_bpod_checks_what_needs_no_connection(root: Path) -> None:
+    protocol = load_model(root / "protocols/tactile_T1.yaml", Protocol)
+    real = _bpod(root, valve_left="Valve5")
+    real = real.model_copy(update={"device": real.device.model_copy(update={"url": "serial:///x"})})
+    assert preflight(protocol, real) == []  # Valve5: a Bpod may have it; the compiler checks
+    (problem,) = preflight(protocol, real.model_copy(update={"channels": {**real.channels,
+                                                             "valve_left": "Valve9"}}))  # fmt: skip
+    assert "channels.valve_left: 'Valve9' is not a Bpod output line" in problem
+
+
 def test_a_skipped_deadline_is_an_error() -> None:
     machine = StateMachine(
         states=(

@@ -15,7 +15,14 @@ How the rig's state machine maps onto the Bpod's:
 - values: ``pole_position`` keeps its value (a PWM level); every other channel is on/off:
   a value > 0 is full on (255 on a PWM line, 1 elsewhere);
 - tones: the channel gates an external tone generator; the frequency is the generator's
-  setting, not sent to the Bpod.
+  setting, not sent to the Bpod;
+- channels: every channel of the mapping must be a line this Bpod has (its inputs for
+  the rig's inputs, its outputs for the rig's outputs), whether the machine uses it or
+  not, so that a wrong hardware config stops the first trial before it is sent; two rig
+  inputs on one Bpod input (``shared_inputs``) are one event column: a state may wait for
+  both only to go to one place;
+- water: each valve's ``max_open_s`` bounds its *Bpod output*: the output actions of every
+  rig channel mapped to that output count (:func:`rig.fsm.water.water_problems`).
 
 Timers are whole cycles, rounded half up, at least one (as the executor's table).
 """
@@ -26,10 +33,11 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rig.devices.bpod.hardware import INPUT_EVENT_NAMES, BpodHardware, HardwareError
+from rig.devices.bpod.hardware import INPUT_EVENT_NAMES, OUTPUT_NAMES, BpodHardware, HardwareError
 from rig.fsm.executor import to_cycles
 from rig.fsm.model import EXIT, TUP, Output, StateMachine
 from rig.fsm.water import water_problems
+from rig.schema.hardware import INPUT_CHANNELS, OUTPUT_CHANNELS
 
 LEVEL_CHANNELS = frozenset({"pole_position"})  # analogue levels; the rest are on/off
 
@@ -52,16 +60,43 @@ def compile_machine(
     run_asap: bool = True,
     max_open_s: Mapping[str, float] | None = None,
 ) -> Compiled:
-    """The ``'C'`` message for ``machine``; ``channels`` maps rig-neutral names to Bpod ones.
-    With ``max_open_s`` (valve -> seconds), a machine that could hold a valve open longer is
+    """The ``'C'`` message for ``machine``; ``channels`` maps rig-neutral names to Bpod ones
+    (each must be a line of ``hardware``: :func:`channel_problems`). With ``max_open_s``
+    (valve -> seconds), a machine that could hold a valve's Bpod output open longer is
     refused (:func:`rig.fsm.water.water_problems`): the Bpod has no limit of its own."""
-    problems = water_problems(machine, dict(max_open_s or {}))
+    problems = channel_problems(hardware, channels)
+    problems += water_problems(machine, dict(max_open_s or {}), wiring=channels)
     if problems:
         raise CompileError("; ".join(problems))
     try:
         return _Compiler(machine, hardware, channels).message(run_asap)
     except HardwareError as exc:
         raise CompileError(str(exc)) from None
+
+
+def channel_problems(hardware: BpodHardware, channels: Mapping[str, str]) -> list[str]:
+    """One line per rig channel mapped to a Bpod line ``hardware`` does not have: a rig input
+    must be one of its digital inputs (``Port1``, ``BNC1``, ...), a rig output one of its
+    output lines (``Valve1``, ``PWM1``, ``BNC1``, ...). Names the hardware config field."""
+    inputs = [n for n in hardware.input_names() if n.rstrip("0123456789") in _INPUT_BASES]
+    outputs = [n for n in hardware.output_names() if n.rstrip("0123456789") in _OUTPUT_BASES]
+    problems = []
+    for rig, lines, kind in (
+        (INPUT_CHANNELS, inputs, "input"),
+        (OUTPUT_CHANNELS, outputs, "output"),
+    ):
+        for channel in rig:
+            bpod = channels.get(channel)
+            if bpod is not None and bpod not in lines:
+                problems.append(
+                    f"{kind} {channel!r} is mapped to {bpod!r}, not an {kind} of this Bpod "
+                    f"(hardware config channels.{channel}; its {kind}s: {', '.join(lines)})"
+                )
+    return problems
+
+
+_INPUT_BASES = {base for base, _, _ in INPUT_EVENT_NAMES.values()}
+_OUTPUT_BASES = {OUTPUT_NAMES[letter] for letter in "FBWPVD"}  # lines, not serial or USB
 
 
 class _Compiler:
@@ -89,10 +124,10 @@ class _Compiler:
         n = len(states)
         inputs, outputs, triggers = [], [], []
         for s in states:
-            inputs.append(self._pairs(self._input_transitions(s.transitions)))
+            inputs.append(self._pairs(self._input_transitions(s.name, s.transitions)))
             held, pulses = self._outputs(s.outputs)
             outputs.append(self._outputs_section(held))
-            triggers.append(sum(1 << t for t in pulses))
+            triggers.append(sum(1 << t for t in set(pulses)))  # one bit per timer
         n_timers = len(self.timers)
         if n_timers > hw.global_timers:
             raise CompileError(
@@ -130,16 +165,23 @@ class _Compiler:
     def _target(self, name: str | None, own: int) -> int:
         return own if name is None else self.index[name]
 
-    def _input_transitions(self, transitions: Mapping[str, str]) -> list[tuple[int, int]]:
-        pairs = []
+    def _input_transitions(
+        self, state: str, transitions: Mapping[str, str]
+    ) -> list[tuple[int, int]]:
+        pairs: dict[int, tuple[str, int]] = {}  # column -> (event, target)
         for event, target in transitions.items():
             if event == TUP:
                 continue
             column = self.events.get(self._bpod_event(event))
             if column is None or column >= self.hw.input_matrix_size:
                 raise CompileError(f"event {event!r} is not an input of this Bpod")
-            pairs.append((column, self.index[target]))
-        return sorted(pairs)
+            other = pairs.setdefault(column, (event, self.index[target]))
+            if other[1] != self.index[target]:  # two rig inputs on one Bpod input
+                raise CompileError(
+                    f"state {state!r}: {other[0]} and {event} are one Bpod event "
+                    f"({self.hw.event_names()[column]}, shared_inputs) but go to different states"
+                )
+        return sorted((column, target) for column, (_, target) in pairs.items())
 
     def _bpod_event(self, event: str) -> str:
         channel, offset = (event[:-4], True) if event.endswith("_off") else (event, False)
