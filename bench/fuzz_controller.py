@@ -5,8 +5,8 @@ A real ``rig serve`` process on the simulated rig (its own data folder and a cop
 hardware config, so ``save_calibration`` may rewrite it) takes requests over a real REQ
 socket: random bytes (0-400), mutated valid requests (rig/sim/faults/fuzz.py's mutator),
 1-8 frames, deep nesting, frames at and over the size limit, many frames of just under
-it, and raw TCP bytes to its port. A *crash* is a process that died, or a reply that is
-not a JSON object; a *hang* is an answer slower than 1 s (an input over the size limit
+it, and raw TCP bytes (2,000 connections) to its request and event ports. A *crash* is a
+process that died, or a reply that is not a JSON object; a *hang* is an answer slower than 1 s (an input over the size limit
 is not answered: ZeroMQ drops the connection, and ``hello`` must still answer at once).
 A request that would shut the controller down (``shutdown``) is left out.
 """
@@ -167,9 +167,9 @@ def run() -> dict[str, Any]:
             if proc.poll() is not None:
                 crashes["the controller died"] = 1
                 break
-        tcp_garbage = 200
-        for _ in range(tcp_garbage):  # not ZeroMQ at all: to the port itself
-            with socket.create_connection(("127.0.0.1", port)) as raw:
+        tcp_garbage = 2000
+        for i in range(tcp_garbage):  # not ZeroMQ at all: to the request and event ports
+            with socket.create_connection(("127.0.0.1", port + i % 2)) as raw:
                 raw.sendall(rng.randbytes(rng.randrange(1, 5000)))
         rss_fuzzed, hwm_fuzzed = _rss_mb(proc.pid), _hwm_mb(proc.pid)
         big = _Client(endpoint)  # 200 frames each just under the limit: 200 MB in all

@@ -49,7 +49,7 @@ from rig.session.recorder import annotate_session
 from rig.session.session import SessionRequest, run_session
 from rig.session.today import subjects, suggest
 from rig.subjects.registry import Registry
-from rig.sync.curve import Guard, require_key
+from rig.sync.curve import Guard, listen_safely, require_key
 
 INPROC = "inproc://rig-session-events"
 MAX_REQUEST_BYTES = 1 << 20  # the largest request (notes, calibration points) is a few kB
@@ -99,16 +99,10 @@ class Controller:
         self.seed = seed
         self.context = zmq.Context()
         self.guard = None
-        self.open_warning = ""
         if curve_key is not None:
             self.guard = Guard.from_files(self.context, curve_key, allow, any_client=any_client)
-            if self.guard.allowed is None:
-                self.open_warning = (
-                    f"{endpoint} lets in ANY client that has this controller's public key "
-                    "(--any-client): anyone who copies it can run and stop sessions; "
-                    "give --allow DIR instead"
-                )
-                log.warning("%s", self.open_warning)
+        # said at start (rig serve) and in every hello (the launcher shows it)
+        self.open_warning = self.guard.open_warning(endpoint, "--any-client") if self.guard else ""
         self._seq = 0
         self._history: list[tuple[bytes, bytes]] = []  # the current session's messages
         self._first_seq = 1
@@ -131,6 +125,7 @@ class Controller:
         for sock in (rep, pub, pull):
             sock.setsockopt(zmq.LINGER, 0)
         rep.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # a bigger frame: its peer is dropped
+        listen_safely(rep, pub)  # garbage read as ZMTP 1.0 aborted libzmq (rig.sync.curve)
         pub.setsockopt(zmq.SNDHWM, 0)
         pull.setsockopt(zmq.RCVHWM, 0)
         if self.guard is not None:

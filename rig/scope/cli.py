@@ -99,10 +99,9 @@ def cmd_scope_bridge(args: argparse.Namespace) -> int:
         print(f"rig scope-bridge: {exc}", file=sys.stderr)
         return 1
     on_terminating_signals(bridge.stop)
-    if secret is not None and allowed is None:
-        print(f"rig scope-bridge: WARNING: {args.bind} lets in ANY rig that has the bridge's "
-              "public key; give --allow DIR (the rigs' public keys) to let in only those",
-              file=sys.stderr, flush=True)  # fmt: skip
+    if bridge.guard is not None and bridge.guard.allowed is None:
+        warning = bridge.guard.open_warning(args.bind, "no --allow")
+        print(f"rig scope-bridge: WARNING: {warning}", file=sys.stderr, flush=True)
     print(f"rig scope-bridge: {args.backend} backend at {args.bind}, log {args.log}", flush=True)
     bridge.serve()
     print(f"rig scope-bridge: {bridge.received} messages, {bridge.refused} refused")

@@ -18,7 +18,7 @@ from typing import Any
 import zmq
 
 from rig.sync.backends import Backend
-from rig.sync.curve import Guard, require_key
+from rig.sync.curve import Guard, listen_safely, require_key
 from rig.sync.messages import (
     REQUESTS,
     BadMessage,
@@ -52,6 +52,7 @@ class Bridge:
         self.socket = self.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, 4 * 64 * 1024)  # bigger: ZeroMQ drops it
+        listen_safely(self.socket)  # garbage read as ZMTP 1.0 aborted libzmq
         self.guard = None
         if curve_secret_key is not None:
             self.guard = Guard(self.context, curve_secret_key, allowed)

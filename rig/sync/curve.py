@@ -37,6 +37,19 @@ FAILED: dict[int, str] = {  # the ZAP handler logs the allow list's refusals its
 }
 
 
+ZAP_DOMAIN = "rig"  # every listening socket's: see listen_safely
+
+
+def listen_safely(*socks: zmq.Socket[Any]) -> None:
+    """Before ``sock`` binds: a ZAP domain, so peers speaking ZMTP 1.0 or 2.0 are refused.
+    libzmq reads any bytes that do not start with a ZMTP 3 greeting as ZMTP 1.0, and a
+    stream of random bytes there aborted the whole process (libzmq 4.3.5: "Resource
+    temporarily unavailable (src/zmtp_engine.cpp:422)"). With no ZAP handler running (no
+    CURVE), the NULL mechanism still lets ZMTP 3 peers in."""
+    for sock in socks:
+        sock.zap_domain = ZAP_DOMAIN.encode()
+
+
 class CurveError(ValueError):
     """A key file that cannot be used, or a listening address that needs one."""
 
@@ -135,7 +148,7 @@ class Guard:
         self._protected: list[tuple[zmq.Socket[Any], threading.Thread]] = []
         self.auth = ThreadAuthenticator(context)
         self.auth.start()
-        self.auth.configure_curve_callback("*", credentials_provider=self)
+        self.auth.configure_curve_callback(ZAP_DOMAIN, credentials_provider=self)
 
     @classmethod
     def from_files(
@@ -164,8 +177,18 @@ class Guard:
             self._refuse(f"client key {key.decode()} is not in the allow list")
         return ok
 
+    def open_warning(self, endpoint: str, option: str) -> str:
+        """A warning when there is no allow list (``option`` opened it), else ``""``."""
+        if self.allowed is not None:
+            return ""
+        return (
+            f"{endpoint} lets in ANY peer that has this server's public key ({option}): "
+            "anyone who copies it gets in; give --allow DIR instead"
+        )
+
     def protect(self, sock: zmq.Socket[Any], name: str) -> None:
         """Make ``sock`` (before it binds) a CURVE server; watch its handshakes."""
+        listen_safely(sock)
         sock.curve_server = True
         sock.curve_secretkey = self._secret
         monitor = sock.get_monitor_socket(

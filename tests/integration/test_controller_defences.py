@@ -86,20 +86,25 @@ def test_a_dealer_is_answered_with_or_without_an_envelope(client: ControllerClie
     sock.close()
 
 
-def test_garbage_on_the_tcp_port_does_not_stall_the_requests(root: Path, tmp_path: Path) -> None:
-    """Before (a REP socket): after 20 connections of random bytes, a hello waited 3 s."""
+@pytest.mark.parametrize("seed", range(4))
+def test_garbage_on_the_tcp_ports_neither_stalls_nor_kills_the_controller(
+    root: Path, tmp_path: Path, seed: int
+) -> None:
+    """Random bytes to the request and the event ports. Before: with a REP socket a hello
+    waited 3 s after 20 such connections; and libzmq, reading garbage as ZMTP 1.0, aborted
+    the process ("Resource temporarily unavailable (src/zmtp_engine.cpp:422)", seed 3)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     endpoint = f"tcp://127.0.0.1:{port}"
     proc = _serve(root, tmp_path, endpoint)
-    rng = random.Random(1)
+    rng = random.Random(seed)
     try:
         client = ControllerClient(endpoint, timeout_s=20)
         assert client.request("hello")["rig"] == "sim"
         slowest = 0.0
         for i in range(200):
-            with socket.create_connection(("127.0.0.1", port)) as raw:
+            with socket.create_connection(("127.0.0.1", port + i % 2)) as raw:
                 raw.sendall(rng.randbytes(rng.randrange(1, 5000)))
             if i % 10 == 0:
                 t0 = time.monotonic()
