@@ -6,8 +6,9 @@ hardware config, so ``save_calibration`` may rewrite it) takes requests over a r
 socket: random bytes (0-400), mutated valid requests (rig/sim/faults/fuzz.py's mutator),
 1-8 frames, deep nesting, frames at and over the size limit, many frames of just under
 it, and raw TCP bytes (2,000 connections) to its request and event ports. A *crash* is a
-process that died, or a reply that is not a JSON object; a *hang* is an answer slower than 1 s (an input over the size limit
-is not answered: ZeroMQ drops the connection, and ``hello`` must still answer at once).
+process that died, or a reply that is not a JSON object; a *hang* is an answer slower than
+1 s (an input over the size limit is not answered: ZeroMQ drops the connection, and
+``hello`` must still answer at once).
 A request that would shut the controller down (``shutdown``) is left out.
 """
 
