@@ -24,6 +24,7 @@ import yaml
 from rig.fsm.model import Output, State, StateMachine
 from rig.schema.hardware import HardwareConfig, SpotCheck, ValveCalibration
 from rig.schema.loader import LoadError, load_model
+from rig.session.recorder import sync_dir
 
 MAX_PULSES = 100  # 2 states a pulse: within every Bpod's state limit
 
@@ -109,11 +110,7 @@ def _write_checked(path: Path, data: dict[str, Any], why: str) -> HardwareConfig
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)  # the rename and the backup's entry
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    sync_dir(path.parent)  # the rename and the backup's entry
     return config
 
 

@@ -311,8 +311,7 @@ class Controller:
         }
 
     def _start(self, req: dict[str, Any]) -> dict[str, Any]:
-        if self._busy():
-            raise ValueError(f"the rig is busy ({self._busy()})")
+        self._require_free()
         self.hardware = load_model(self.hardware_path, HardwareConfig)
         request = start_request(req, self.hardware, self.hardware_path, self.protocols_dir,
                                 self.data_dir, self.speed, self._seed())  # fmt: skip
@@ -320,8 +319,7 @@ class Controller:
 
     def _resume(self, req: dict[str, Any]) -> dict[str, Any]:
         """Continue an interrupted session of this data folder (``rig resume``)."""
-        if self._busy():
-            raise ValueError(f"the rig is busy ({self._busy()})")
+        self._require_free()
         self.hardware = load_model(self.hardware_path, HardwareConfig)  # as calibrated now
         request = resume_in(self.data_dir, str(req.get("session", "")), self._seed(),
                             self.speed, self.hardware)  # fmt: skip
@@ -380,11 +378,14 @@ class Controller:
         if cmd != "calibrate":  # save_calibration, spot_check: the file, not the device
             self.hardware, reply = calibration_request(cmd, req, self.hardware_path)
             return reply
-        if self._busy():
-            raise ValueError(f"the rig is busy ({self._busy()})")
+        self._require_free()
         self._delivery = Delivery.requested(req, self.hardware, self.protocols_dir, self.seed)
         self._delivery.start()
         return {"started": True, "pulses": self._delivery.pulses}
+
+    def _require_free(self) -> None:
+        if self._busy():
+            raise ValueError(f"the rig is busy ({self._busy()})")
 
     def _busy(self) -> str:
         """What the rig is doing: "session", "calibration" or "" (free)."""
