@@ -197,6 +197,11 @@ class CalibrationDialog(QtWidgets.QDialog):
                 status.update(running=False, error=str(exc))
             if not status.get("running", True):
                 loop.quit()
+            else:
+                self.message.setText(
+                    f"delivering {self.pulses.value()} pulses of {open_s} s from "
+                    f"{status.get('valve', '?')}: {status.get('openings', 0)} so far"
+                )
 
         timer = QtCore.QTimer(self)
         timer.timeout.connect(check)
