@@ -8,7 +8,10 @@ given by hand (or is queued to be given) in the last minute, on the host's clock
 - drops: at most :data:`DROPS_PER_MINUTE` per valve.
 
 A command over the bound is refused with when it would fit (and recorded as refused).
-The water the drops gave is counted from the valves' own open and close on the device.
+The water given by hand is counted from the valves' own open and close on the device, by
+the calibration: a drop's, and a flush's too (``given_ul`` holds both; ``flushed_ul`` the
+flushes' part, so a summary can say how much was flush). The manual panel outside a
+session (:mod:`rig.control.manual`) keeps one of these for the rig, bound and count alike.
 """
 
 from __future__ import annotations
@@ -32,17 +35,26 @@ class HandWater:
         self._given: deque[tuple[float, str, float, bool]] = deque()  # (t, valve, s, drop)
         self._volume_ul = volume_ul
         self._opened: dict[str, float] = {}
-        self.given_ul = 0.0  # by the drops (a flush primes the line: not counted)
+        self.given_ul = 0.0  # every opening by hand: drops, flushes, timed openings
+        self.flushed_ul = 0.0  # the flushes' part of it
 
-    def count(self, event: DeviceEvent, action: str) -> None:
-        """Water by hand, from the valve's own open and close in a drop's events."""
-        if event.kind != "output" or event.name not in VALVE_SIDES or action != "drop":
-            return
+    def count(self, event: DeviceEvent, action: str) -> float:
+        """Water by hand, from a valve's own open and close in the events of a hand
+        ``action`` (``drop``, ``flush``, or the manual panel's ``open``); the volume an
+        opening gave once it closes (else 0)."""
+        if event.kind != "output" or event.name not in VALVE_SIDES:
+            return 0.0
         if event.value:
             self._opened[event.name] = event.t
-        elif event.name in self._opened:
-            open_s = round(event.t - self._opened.pop(event.name), 4)
-            self.given_ul += self._volume_ul(VALVE_SIDES[event.name], open_s)
+            return 0.0
+        if event.name not in self._opened:
+            return 0.0
+        open_s = round(event.t - self._opened.pop(event.name), 4)
+        volume = self._volume_ul(VALVE_SIDES[event.name], open_s)
+        self.given_ul += volume
+        if action == "flush":
+            self.flushed_ul += volume
+        return volume
 
     def take(self, action: str, valves: tuple[str, ...], open_s: float, now: float) -> None:
         """Count ``open_s`` of each of ``valves`` at ``now``, or raise :class:`OperatorError`
