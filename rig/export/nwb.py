@@ -83,8 +83,13 @@ TRIAL_COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
     ("reward_volume", "water from reward openings (uL)", lambda r: float(r["reward_ul"])),
     ("free_drop_volume", "water from free-drop openings (uL)",
      lambda r: float(r["free_drop_ul"])),
-    ("dead_time", "ms since the previous trial's end; NaN for the first trial",
-     lambda r: num(r["dead_time_ms"])),
+    ("dead_time", "ms the rig itself took from the previous trial's end to this start "
+     "(pauses and hand drops or flushes excluded); NaN for the first trial and when the "
+     "whole gap was a pause or hand time", lambda r: num(r["dead_time_ms"])),
+    ("paused_before", "ms of the gap before this trial the device was idle because the "
+     "operator paused (0 if none)", lambda r: float(r.get("paused_ms", 0.0))),
+    ("hand_before", "ms of the gap before this trial taken by hand drops or flushes and the "
+     "wait to queue this trial after them (0 if none)", lambda r: float(r.get("hand_ms", 0.0))),
     ("sm_hash", "the state machine's hash (processing/behavior/state_machines)",
      lambda r: r["sm_hash"]),
     ("frames", "frame-clock pulses during the trial", lambda r: int(r.get("frames", 0))),

@@ -86,6 +86,12 @@ def check_command(action: str, args: dict[str, Any]) -> OperatorCommand:
     return OperatorCommand(action, dict(args))
 
 
+def check_step(to_step: int | None, steps: int) -> None:
+    """A switch's ``to_step``, if the curriculum (of ``steps`` steps) has it."""
+    if to_step is not None and not 0 <= to_step < steps:
+        raise OperatorError(f"switch: curriculum step {to_step} does not exist (0 to {steps - 1})")
+
+
 def edited_protocol(protocol: Protocol, path: str, value: Any) -> tuple[Protocol, Any]:
     """The protocol with ``path`` set to ``value`` (re-validated), and the old value."""
     data = protocol.model_dump(mode="json")

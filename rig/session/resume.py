@@ -39,6 +39,7 @@ from rig.fsm.model import StateMachine
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
 from rig.session.calibrations import hardware_at, newer_calibrations, rig_config_now
+from rig.session.deadtime import recorded_gap
 from rig.session.history import parse_records, read_json, read_records, replay
 from rig.session.lock import SessionHeld, holder
 from rig.session.operator import edits_in, with_edits
@@ -200,6 +201,7 @@ def _recover(
     for e in events:
         by_trial.setdefault(int(e["trial"]), []).append(_device_event(e))
     ends = {r["trial"]: r["t_end"] for r in records}
+    hand = _hand_machines(by_trial.get(0, []))
     spec_fields = {f.name for f in dataclasses.fields(TrialSpec)}
     out: list[dict[str, Any]] = []
     for trial in sorted(by_trial):
@@ -208,17 +210,24 @@ def _recover(
             continue
         plan = plans[trial]
         before = [t for t in ends if t < trial]
-        last_end = ends[max(before)] if before else None
-        dead = None if last_end is None else round((evs[0].t - last_end) * 1000, 3)
+        gap = recorded_gap(ends[max(before)] if before else None, evs[0].t, hand)
         record = summarize_trial(
             TrialSpec(**{k: v for k, v in plan.items() if k in spec_fields}),
             plan["modality"], plan["stimulus"], evs, sm_hash=plan["sm_hash"],
-            dead_time_ms=dead, volume_ul=hardware_at(meta, trial).delivered_ul,
+            dead_time_ms=gap.dead_ms, volume_ul=hardware_at(meta, trial).delivered_ul,
+            paused_ms=gap.paused_ms, hand_ms=gap.hand_ms,
         )  # fmt: skip
         record["recovered_by_resume"] = True
         ends[trial] = record["t_end"]
         out.append(record)
     return out
+
+
+def _hand_machines(events: list[DeviceEvent]) -> list[tuple[float, float]]:
+    """(start, end) device times of the hand drops and flushes (trial 0's machines)."""
+    starts = [e.t for e in events if e.kind == "trial_start"]
+    ends = [e.t for e in events if e.kind == "trial_end"]
+    return list(zip(starts, ends, strict=False))
 
 
 def _device_event(line: dict[str, Any]) -> DeviceEvent:

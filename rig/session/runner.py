@@ -43,11 +43,13 @@ from rig.bus import (
 from rig.devices.base import Device, PollInterrupted
 from rig.fsm.model import StateMachine
 from rig.schema.hardware import VALVE_FOR_SIDE
+from rig.session.deadtime import NO_GAP, Gap, Gaps
 from rig.session.hand import HandWater
 from rig.session.operator import (
     Inbox,
     OperatorCommand,
     OperatorError,
+    check_step,
     drop_machine,
     edited_protocol,
     flush_machine,
@@ -69,6 +71,7 @@ class _InFlight:
     plan: PlannedTrial
     events: list[DeviceEvent] = field(default_factory=list)
     decided: bool = False
+    gap: Gap = NO_GAP  # from the previous trial's end to this one's start
 
 
 @dataclass
@@ -108,7 +111,7 @@ class SessionRunner:
         self._queued = first_trial - 1  # the last trial number queued
         self._completed = 0
         self._in_flight: dict[int, _InFlight] = {}
-        self._last_end: float | None = None
+        self._gaps = Gaps()  # what the device did between two trials (dead time, pauses)
         self.inbox = inbox
         if inbox is not None:
             inbox.on_put = device.interrupt
@@ -215,6 +218,7 @@ class SessionRunner:
         planner = self.planner
         if action == "pause":
             self._paused = True
+            self._gaps.pause()
             self._acted(command)
         elif action == "resume":
             self._paused = False
@@ -247,7 +251,7 @@ class SessionRunner:
             self._manual.append((command, machine, 0.0))
             self._queue_next()
         elif action == "switch":
-            self._check_step(args.get("to_step"))
+            check_step(args.get("to_step"), len(planner.protocol.curriculum))
             self._pending_switch = command
             if not any(not f.decided for f in self._in_flight.values()):
                 self._switch_now()  # else at the next decision: that trial ran in the old step
@@ -260,13 +264,6 @@ class SessionRunner:
             self._acted(command, self._queued + 1, {"old": old})
         elif action == "note":
             self._acted(command)
-
-    def _check_step(self, to_step: int | None) -> None:
-        steps = len(self.planner.protocol.curriculum)
-        if to_step is not None and not 0 <= to_step < steps:
-            raise OperatorError(
-                f"switch: curriculum step {to_step} does not exist (0 to {steps - 1})"
-            )
 
     def _switch_now(self) -> None:
         """The operator's switch, once every trial on the device has its outcome counted:
@@ -301,6 +298,7 @@ class SessionRunner:
         if self._waiting is not None or self._manual_running is not None:
             return
         if self._manual:
+            self._gaps.queued(idle=not self._in_flight)
             command, machine, volume = self._manual.popleft()
             self._manual_running = command
             self._waiting = MANUAL
@@ -312,6 +310,7 @@ class SessionRunner:
             return
         if not self._may_queue() or any(not f.decided for f in self._in_flight.values()):
             return
+        self._gaps.queued(idle=not self._in_flight)
         plan = self.planner.next_trial(self._queued + 1)
         self._queued += 1
         self._in_flight[self._queued] = _InFlight(plan)
@@ -324,6 +323,9 @@ class SessionRunner:
     def _handle(self, event: DeviceEvent) -> None:
         if event.kind == "trial_start" and event.trial == self._waiting:
             self._waiting = None
+            gap = self._gaps.started(event.t, manual=event.trial == MANUAL)
+            if gap is not None and event.trial in self._in_flight:
+                self._in_flight[event.trial].gap = gap
             if self._aborting:
                 self._abort_device()
             else:
@@ -332,6 +334,7 @@ class SessionRunner:
             self._hand.count(event, self._manual_running.action)
             if event.kind == "trial_end":
                 self._manual_running = None
+                self._gaps.ended(event.t, manual=True, paused=self._paused)
                 self._queue_next()
             return
         flight = self._in_flight.get(event.trial)
@@ -373,24 +376,24 @@ class SessionRunner:
 
     def _complete(self, flight: _InFlight, end: DeviceEvent) -> None:
         plan = flight.plan
+        self._gaps.ended(end.t, manual=False, paused=self._paused)
         if not flight.decided and self._aborting:
             del self._in_flight[end.trial]
             self.bus.publish(TrialAborted(end.trial, end.t))
             return
         if not flight.decided:
             raise SessionError(f"trial {end.trial} ended without an outcome")
-        start = flight.events[0].t
-        dead_ms = None if self._last_end is None else round((start - self._last_end) * 1000, 3)
         record = summarize_trial(
             plan.spec,
             plan.modality,
             plan.stimulus,
             flight.events,
             sm_hash=plan.sm_hash,
-            dead_time_ms=dead_ms,
+            dead_time_ms=flight.gap.dead_ms,
             volume_ul=self.volume_ul,
+            paused_ms=flight.gap.paused_ms,
+            hand_ms=flight.gap.hand_ms,
         )
         del self._in_flight[end.trial]
-        self._last_end = end.t
         self._completed += 1
         self.bus.publish(TrialCompleted(record))

@@ -70,8 +70,12 @@ def summarize_trial(
     sm_hash: str,
     dead_time_ms: float | None,
     volume_ul: Callable[[str, float], float],
+    paused_ms: float = 0.0,
+    hand_ms: float = 0.0,
 ) -> dict[str, Any]:
-    """The trial's record; ``volume_ul(side, open_s)`` comes from the valve calibration."""
+    """The trial's record; ``volume_ul(side, open_s)`` comes from the valve calibration.
+    ``dead_time_ms``, ``paused_ms``, ``hand_ms``: the gap before the trial, split
+    (:mod:`rig.session.deadtime`)."""
     state = ""
     entries: dict[str, float] = {}
     outcome: Outcome | None = None
@@ -161,6 +165,8 @@ def summarize_trial(
         "valves": valves,
         "licks": licks,
         "dead_time_ms": dead_time_ms,
+        "paused_ms": paused_ms,
+        "hand_ms": hand_ms,
         "sm_hash": sm_hash,
         "frame_at_start": None,
         # frame-clock pulses seen in the trial (0 on a rig without a microscope)
