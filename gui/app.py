@@ -1,12 +1,15 @@
-"""``rig gui``: start the rig's controller (or attach to one), then the main window.
+"""``rig gui``: attach to the rig's controller (starting it if none runs), then the window.
 
 The controller is its own process (``rig serve``): the GUI can freeze, crash or close
-without a trial noticing. Started here, it listens on a private ipc endpoint unless
-``--endpoint`` says otherwise; with ``--attach ENDPOINT`` the GUI joins a controller that is
-already running, on this PC or another. Beyond loopback the controller requires CURVE
-(``--curve-key``, ``--allow``); a GUI attaching to it gives its own secret key (``--key``)
-and the controller's public key (``--server-key``); a GUI that started its controller uses
-the controller's own key pair.
+without a trial noticing. Each rig has one, at the endpoint of its hardware config
+(``controller_endpoint``), holding the rig's lock (:mod:`rig.control.owner`): ``rig gui``
+attaches to the running one by itself, so closing the window mid-session and opening it
+again leads back to the session. With ``--attach ENDPOINT`` the GUI joins a controller on
+another PC. Beyond loopback the controller requires CURVE (``--curve-key``, ``--allow``); a
+GUI attaching gives its own secret key (``--key``) and the controller's public key
+(``--server-key``); a GUI on the controller's PC uses the controller's own key pair.
+Before any window, :func:`gui.display.display_problem` says in one line why Qt could not
+open one (no display, a missing system library), instead of Qt's abort.
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ import argparse
 import signal
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 from PyQt6 import QtCore, QtWidgets
 
+from gui.display import display_problem
 from rig.control.client import ControllerClient, ControllerError
+from rig.control.owner import running_controller
+from rig.schema.hardware import HardwareConfig
+from rig.schema.loader import LoadError, load_model
+
+START_S = 20.0  # a controller started here answers its first hello within this
 
 
 def start_controller(args: argparse.Namespace, endpoint: str) -> subprocess.Popen[bytes]:
@@ -39,37 +48,70 @@ def start_controller(args: argparse.Namespace, endpoint: str) -> subprocess.Pope
     return subprocess.Popen(cmd, start_new_session=True)
 
 
+def find_controller(args: argparse.Namespace) -> tuple[str, subprocess.Popen[bytes] | None]:
+    """The rig's controller: the one running (by its lock), else one started here."""
+    if args.attach:
+        return args.attach, None
+    hardware = load_model(Path(args.rig), HardwareConfig)
+    data_dir = Path(args.data_dir) if args.data_dir else hardware.data_dir
+    owner = running_controller(data_dir, hardware.name)
+    if owner is not None and owner.endpoint:
+        print(f"rig gui: rig {hardware.name!r} has its controller running "
+              f"({owner.describe()}): attaching", flush=True)  # fmt: skip
+        return owner.endpoint, None
+    endpoint = args.endpoint or hardware.controller_endpoint
+    return endpoint, start_controller(args, endpoint)
+
+
+def first_hello(client: ControllerClient, started: subprocess.Popen[bytes] | None) -> str:
+    """ "" once the controller answers; else why not (a started one may have refused)."""
+    deadline = time.monotonic() + (START_S if started is not None else client.timeout_ms / 1000)
+    while True:
+        try:
+            client.request("hello", timeout_s=0.5 if started is not None else None)
+            return ""
+        except ControllerError as exc:
+            if started is not None and started.poll() is not None:
+                return f"the controller did not start (exit {started.returncode}; why: above)"
+            if time.monotonic() >= deadline:
+                return str(exc)
+
+
 def main(args: argparse.Namespace) -> int:
     from gui.window import MainWindow
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    controller = None
-    endpoint = args.attach
-    if endpoint is None:
-        endpoint = args.endpoint or f"ipc://{tempfile.mkdtemp(prefix='rig-')}/controller"
-        controller = start_controller(args, endpoint)
+    plugins = QtCore.QLibraryInfo.path(QtCore.QLibraryInfo.LibraryPath.PluginsPath)
+    problem = display_problem(Path(plugins))
+    if problem:
+        print(f"rig gui: {problem}", file=sys.stderr)
+        return 1
+    try:
+        endpoint, controller = find_controller(args)
+    except LoadError as exc:
+        print(f"rig gui: {exc}", file=sys.stderr)
+        return 1
     curve = None
     if args.attach and (args.key or args.server_key):
         if not (args.key and args.server_key):
             print("rig gui: --attach with CURVE needs both --key and --server-key", file=sys.stderr)
             return 2
         curve = (Path(args.key), Path(args.server_key))
-    elif controller is not None and args.curve_key:
-        curve = (Path(args.curve_key), Path(args.curve_key))  # its own pair
+    elif args.curve_key:
+        curve = (Path(args.curve_key), Path(args.curve_key))  # the controller's own pair
     client = ControllerClient(endpoint, timeout_s=15, curve=curve)
-    try:
-        client.request("hello")
-    except ControllerError as exc:
-        print(f"rig gui: {exc}", file=sys.stderr)
-        if controller is not None:
+    failed = first_hello(client, controller)
+    if failed:
+        print(f"rig gui: {failed}", file=sys.stderr)
+        if controller is not None and controller.poll() is None:
             controller.terminate()
         return 1
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
 
     def on_close(choice: str) -> None:
         if controller is None:
-            return
+            return  # not ours: it goes on, for the next window
         if choice == "leave":
-            print(f"rig gui: the session goes on; attach with: rig gui --attach {endpoint}")
+            print("rig gui: the session goes on; `rig gui` again leads back to it", flush=True)
         else:  # stopped, or no session: the controller this GUI started goes with it
             try:
                 client.request("shutdown")  # waits for the running trial, then exits

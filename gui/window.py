@@ -1,12 +1,12 @@
 """The main window: the launcher until a session starts, then the live view and controls.
 
-Closing the window while a session runs asks what to do: stop the session (after the
-running trial) or leave it running on the controller (another GUI can attach to it).
+Closing the window while a session runs asks what to do (Cancel is the default): stop the
+session after the running trial (the window stays until the end form is done, then
+closes), or leave it running on the controller (``rig gui`` again leads back to it).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 from PyQt6 import QtGui, QtWidgets
@@ -55,6 +55,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.message.connect(self.on_message)
         self.bridge.session_ended.connect(self.on_session_ended)
         self.end_dialog: SessionEndDialog | None = None
+        self.closing = False  # stopped from the close question: close after the end form
 
         menu = self.menuBar().addMenu("Rig")
         action = QtGui.QAction("Calibrate valves...", self)
@@ -98,6 +99,8 @@ class MainWindow(QtWidgets.QMainWindow):
         session_dir = started.session_dir if started is not None else ""
         self.end_dialog = SessionEndDialog(self.client, ended, session_dir, self)
         self.end_dialog.setModal(False)
+        if self.closing:  # the operator asked to close: the end form, then the window goes
+            self.end_dialog.finished.connect(lambda _: self.close())
         self.end_dialog.show()
 
     def calibrate(self) -> CalibrationDialog:
@@ -109,25 +112,50 @@ class MainWindow(QtWidgets.QMainWindow):
         """ "stop", "leave" or "cancel" (a dialog; tests replace this method)."""
         box = QtWidgets.QMessageBox(self)
         box.setWindowTitle("A session is running")
-        box.setText("A session is running. Stop it after the running trial, or leave it running?")
+        started = self.live.started
+        who = f" ({started.subject}, {self.live.trials} trials so far)" if started else ""
+        box.setText(
+            f"A session is running{who}.\n\nStop it after the running trial: the end form "
+            "follows, then the window closes.\nLeave it running: it goes on without a "
+            "window; `rig gui` again leads back to it."
+        )
         stop = box.addButton("Stop the session", QtWidgets.QMessageBox.ButtonRole.DestructiveRole)
         leave = box.addButton("Leave it running", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
+        cancel = box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
         box.exec()
         clicked = box.clickedButton()
         return "stop" if clicked is stop else "leave" if clicked is leave else "cancel"
+
+    def stop_for_close(self) -> bool:
+        """Stop the session so that the window closes after the end form; ``False`` when the
+        controller is gone (nothing left to stop or to wait for)."""
+        try:
+            self.client.command("stop")
+        except ControllerError as exc:
+            if "did not answer" in str(exc):
+                return False
+            self.controls.feedback.setText(f"Refused: {exc}")
+            return True  # the window stays; the operator sees why
+        self.closing = True
+        self.controls.feedback.setText(
+            "Stopping after the running trial; the end form follows, then the window closes."
+        )
+        return True
 
     def closeEvent(self, event: QtGui.QCloseEvent | None) -> None:
         assert event is not None
         choice = "none"  # no session: a controller this GUI started is shut down
         if self.session_running():
-            choice = self.ask_on_close()
-            if choice == "cancel":
+            if self.closing:  # already stopping: the end form closes the window
                 event.ignore()
                 return
-            if choice == "stop":
-                with contextlib.suppress(ControllerError):  # the controller went first
-                    self.client.command("stop")
+            choice = self.ask_on_close()
+            if choice == "cancel" or (choice == "stop" and self.stop_for_close()):
+                event.ignore()
+                return
+            choice = "leave" if choice == "stop" else choice  # the controller is gone
         self.bridge.stop()
         self.stream.close()
         if self.on_close is not None:

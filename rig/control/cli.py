@@ -8,20 +8,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rig.schema.loader import LoadError
+from rig.schema.hardware import HardwareConfig
+from rig.schema.loader import LoadError, load_model
 
 
 def register(sub: Any) -> None:
     """Add ``serve``, ``gui`` and ``keys`` to the ``rig`` command's subparsers."""
     p = sub.add_parser("serve", help="run the rig's controller for GUIs")
     controller_options(p)
-    p.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="tcp://*:5555 for all")
+    p.add_argument(
+        "--endpoint", default=None, help="default: the hardware config's controller_endpoint"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("gui", help="the daily-training GUI")
     controller_options(p)
     p.add_argument("--attach", default=None, help="a running controller's endpoint")
-    p.add_argument("--endpoint", default=None, help="where the started controller listens")
+    p.add_argument(
+        "--endpoint", default=None, help="default: the hardware config's controller_endpoint"
+    )
     p.add_argument("--key", default=None, help="--attach with CURVE: this GUI's secret key")
     p.add_argument("--server-key", default=None, help="--attach: the controller's public key")
     p.set_defaults(func=cmd_gui)
@@ -49,14 +54,21 @@ def controller_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import zmq
+
+    from rig.control.owner import ControllerLock, RigTaken
     from rig.control.server import Controller
     from rig.signals import on_terminating_signals
 
     try:
+        hardware = load_model(Path(args.rig), HardwareConfig)
+        endpoint = args.endpoint or hardware.controller_endpoint
+        data_dir = Path(args.data_dir) if args.data_dir else hardware.data_dir
+        lock = ControllerLock.acquire(data_dir, hardware.name, endpoint)  # before the device
         controller = Controller(
             Path(args.rig),
-            args.endpoint,
-            data_dir=Path(args.data_dir) if args.data_dir else None,
+            endpoint,
+            data_dir=data_dir,
             protocols_dir=Path(args.protocols),
             speed=args.speed,
             seed=args.seed,
@@ -64,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             allow=Path(args.allow) if args.allow else None,
             any_client=args.any_client,
         )
-    except (LoadError, ValueError) as exc:
+    except (LoadError, ValueError, RigTaken, OSError) as exc:
         print(f"rig serve: {exc}", file=sys.stderr)
         return 1
     on_terminating_signals(lambda: controller.handle("shutdown", {}))
@@ -74,9 +86,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if controller.guard is not None:
         only = "any client with its key" if controller.guard.allowed is None else "allow list"
         secured = f" (CURVE, {only})"
-    print(f"rig serve: {controller.hardware.name} at {args.endpoint}{secured}", file=sys.stderr,
+    print(f"rig serve: {controller.hardware.name} at {endpoint}{secured}", file=sys.stderr,
           flush=True)  # fmt: skip
-    controller.serve()
+    try:
+        controller.serve()
+    except zmq.ZMQError as exc:  # the port is another program's
+        print(f"rig serve: cannot listen at {endpoint} ({exc}): give this rig a "
+              "controller_endpoint of its own in its hardware config", file=sys.stderr)  # fmt: skip
+        return 1
+    finally:
+        lock.release()
     return 0
 
 

@@ -248,6 +248,11 @@ class HardwareConfig(CrossChecked):
     shared_inputs: list[Annotated[list[str], Field(min_length=2)]] = []
     valves: dict[Valve, ValveCalibration]
     data_dir: Path = Path("~/rig-data")
+    # where this rig's controller (`rig serve`, started by `rig gui`) listens: one per rig;
+    # rigs that share a PC need ports of their own (events on the port after it)
+    controller_endpoint: Annotated[str, Field(pattern=r"^(tcp://\S+:\d+|ipc://\S+)$")] = (
+        "tcp://127.0.0.1:5555"
+    )
     calibration_max_age_days: Annotated[int, Field(ge=1)] = 30
     simulated_mouse: SimulatedMouse = SimulatedMouse()
     lickport: Lickport = Lickport()

@@ -54,7 +54,7 @@ class SessionHeld(ValueError):
         self.holder = holder
 
 
-def _command() -> str:
+def this_command() -> str:
     argv = list(sys.argv) or ["python"]
     argv[0] = Path(argv[0]).name
     if argv[0] in ("cli.py", "__main__.py", "-m"):
@@ -100,7 +100,7 @@ class SessionLock:
         try:
             me = Holder(os.getpid(), socket.gethostname(),
                         dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                        _command())  # fmt: skip
+                        this_command())  # fmt: skip
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(me.to_json()).encode() + b"\n", 0)
         except BaseException:

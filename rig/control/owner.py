@@ -1,0 +1,116 @@
+"""One controller per rig: ``<data_dir>/.rig/<rig>/controller.lock``.
+
+``rig serve`` holds an exclusive ``flock`` on the rig's lock file for as long as it runs,
+and writes in it who it is and where it listens (``{"pid", "host", "since", "command",
+"endpoint"}``). A second ``rig serve`` for the same rig (same name, same data folder)
+refuses and names the first; ``rig gui`` reads the file to attach to the running one
+instead of starting another. The kernel drops the lock when the process ends, however it
+ends, so a dead controller never blocks the next; the file stays (it is never deleted, as
+in :mod:`rig.session.lock`). ``flock`` is local to this machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import fcntl
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from rig.session.lock import this_command
+
+LOCK_NAME = "controller.lock"
+
+
+def rig_folder(data_dir: Path, rig: str) -> Path:
+    """The rig's own folder in the data folder (a dot folder: never taken for a subject)."""
+    return data_dir.expanduser() / ".rig" / rig
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The controller that holds (or last held) a rig."""
+
+    pid: int
+    host: str
+    since: str
+    command: str
+    endpoint: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host} since {self.since}, at {self.endpoint}"
+
+
+class RigTaken(RuntimeError):
+    """The rig already has a controller."""
+
+    def __init__(self, rig: str, owner: Owner | None) -> None:
+        where = owner.describe() if owner else "a process that has not said where yet"
+        attach = f"; attach to it: rig gui --attach {owner.endpoint}" if owner else ""
+        super().__init__(f"rig {rig!r} already has a controller ({where}){attach}")
+        self.owner = owner
+
+
+def _read(fd: int) -> Owner | None:
+    try:
+        d = json.loads(os.pread(fd, 4096, 0) or b"null")
+        return Owner(int(d["pid"]), str(d["host"]), str(d["since"]), str(d["command"]),
+                     str(d["endpoint"]))  # fmt: skip
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+class ControllerLock:
+    """The rig's lock, held by its controller until :meth:`release` or the process's end."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, data_dir: Path, rig: str, endpoint: str) -> ControllerLock:
+        folder = rig_folder(data_dir, rig)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            owner = _read(fd)
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise RigTaken(rig, owner) from None
+            raise
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "since": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+              "command": this_command(), "endpoint": endpoint}  # fmt: skip
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode() + b"\n", 0)
+        return cls(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def running_controller(data_dir: Path, rig: str) -> Owner | None:
+    """The rig's live controller (its lock is held), or ``None``."""
+    try:
+        fd = os.open(rig_folder(data_dir, rig) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            return _read(fd) or Owner(0, "?", "?", "?", "")
+        return None
+    finally:
+        os.close(fd)

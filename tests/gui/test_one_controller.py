@@ -1,0 +1,69 @@
+"""One controller per rig: a second ``rig serve`` for the rig refuses and says where the
+first is; ``rig gui`` attaches to the running one by itself (no second writer of the
+session); the rig's lock goes with the process that held it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rig.control.client import ControllerClient
+from rig.control.owner import ControllerLock, RigTaken, running_controller
+from tests.gui.conftest import RunningController
+
+pytestmark = [pytest.mark.realtime]
+
+
+def test_the_rig_lock_names_its_holder_and_goes_with_it(tmp_path: Path) -> None:
+    lock = ControllerLock.acquire(tmp_path, "rig-3", "tcp://127.0.0.1:5600")
+    owner = running_controller(tmp_path, "rig-3")
+    assert owner is not None and owner.pid == os.getpid()
+    assert owner.endpoint == "tcp://127.0.0.1:5600"
+    with pytest.raises(RigTaken, match=r"rig 'rig-3' already has a controller .*5600"):
+        ControllerLock.acquire(tmp_path, "rig-3", "tcp://127.0.0.1:5700")
+    assert running_controller(tmp_path, "rig-4") is None  # another rig: free
+    lock.release()
+    assert running_controller(tmp_path, "rig-3") is None
+    ControllerLock.acquire(tmp_path, "rig-3", "tcp://127.0.0.1:5700").release()
+
+
+def test_a_second_serve_for_the_rig_refuses(controller: RunningController, tmp_path: Path) -> None:
+    ControllerClient(controller.endpoint).request("hello")  # the first is up
+    second = subprocess.run(
+        [sys.executable, "-m", "rig.cli", "serve", "--rig", str(controller.hardware),
+         "--data-dir", str(controller.data_dir), "--endpoint", f"ipc://{tmp_path}/second"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert "rig 'sim' already has a controller" in second.stderr
+    assert f"rig gui --attach {controller.endpoint}" in second.stderr
+    assert not (tmp_path / "second").exists()  # it never listened
+
+
+def test_rig_gui_attaches_to_the_running_session(controller: RunningController, root: Path) -> None:
+    client = ControllerClient(controller.endpoint)
+    client.request("create_subject", subject="A1")
+    client.request("start", subject="A1", protocol="tactile_T1.yaml", trials=500,
+                   operator="t", weight_g=20.0)  # fmt: skip
+    gui = subprocess.Popen(
+        [sys.executable, "-m", "rig.cli", "gui", "--rig", str(controller.hardware),
+         "--protocols", str(root / "protocols"), "--data-dir", str(controller.data_dir)],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert gui.stdout is not None
+        line = gui.stdout.readline()
+        assert "has its controller running" in line and "attaching" in line
+        assert gui.stdout.readline().strip() == f"rig gui: ready ({controller.endpoint})"
+        gui.send_signal(signal.SIGTERM)
+        assert gui.wait(30) == 0
+        assert client.request("hello")["busy"] == "session"  # not its controller: it goes on
+    finally:
+        if gui.poll() is None:
+            gui.kill()
+        client.close()
