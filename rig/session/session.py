@@ -5,6 +5,11 @@ config, finds where the subject stands in the curriculum (from its last session 
 same protocol), runs the trials and writes the summary. On the simulated rig the subject's
 simulated mouse is loaded from, and saved back to, ``<data_dir>/<subject>/sim_mouse.json``
 (:mod:`rig.sim.subject`) so it keeps what it learned from one session to the next.
+
+How a session ended is recorded in its summary as ``ended_by`` (:data:`ENDED_BY`), and its
+status follows: its trials all run or the operator's stop are a normal end (``completed``);
+the operator's abort and a terminating signal cut it short (``aborted``, which
+``rig resume`` continues).
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import rig
-from rig.bus import Bus, SessionEnded, SessionStarted, TrialCompleted
+from rig.bus import Bus, OperatorActed, SessionEnded, SessionStarted, TrialCompleted
 from rig.devices.base import Device
 from rig.schema.hardware import HardwareConfig
 from rig.schema.protocol import Protocol
+from rig.session.day import earlier_water_ul
 from rig.session.devices import is_virtual, open_device
 from rig.session.history import check_subject_id, last_position
 from rig.session.imaging import FrameQC, ScopeSession
@@ -32,7 +38,7 @@ from rig.session.planner import TrialPlanner
 from rig.session.preflight import require_ready
 from rig.session.recorder import SessionRecorder, make_dirs, sync_dir, write_json_atomic
 from rig.session.resume import ResumePoint, ShiftedClock
-from rig.session.runner import SessionRunner
+from rig.session.runner import RunResult, SessionRunner
 from rig.signals import handled_signals
 from rig.sim.brain import Brain
 from rig.sim.scope import START_DEVICE_T, acquire, scope_settings
@@ -42,6 +48,15 @@ from rig.task.context import Position
 from rig.task.stats import RollingStats
 
 log = logging.getLogger(__name__)
+
+# How a session ended (``summary.ended_by``) -> its status.
+ENDED_BY = {
+    "trials": "completed",  # its trials at most were all run
+    "operator": "completed",  # the operator's stop: after the running trial
+    "abort": "aborted",  # the operator's abort: the running trial cut short
+    "signal": "aborted",  # a terminating signal (SIGTERM, SIGINT, ...) or the controller's end
+}
+SIGNAL_STOP = {"ended_by": "signal"}  # a stop command's args when a signal sent it
 
 
 @dataclass(frozen=True)
@@ -170,15 +185,19 @@ def run_session(
         if hardware.scope.kind != "none":
             frame_qc = FrameQC(hardware.scope.frame_rate_hz)
             frame_qc.attach(bus)
+        stops: list[dict[str, Any]] = []  # the stop commands' args, first first
+        bus.subscribe(OperatorActed, lambda e: stops.append(e.args) if e.action == "stop" else None)
         for observe in observers:
             observe(bus)
+        day = dt.datetime.fromisoformat(str(metadata["start_time"])).date()
+        earlier = earlier_water_ul(subject_dir, day, exclude=recorder.dir)
         bus.publish(
             SessionStarted(
                 str(recorder.dir),
                 request.subject,
                 request.protocol.name,
                 planner.tracker.label,
-                _live_info(request, planner),
+                _live_info(request, planner, earlier),
             )
         )
         runner = SessionRunner(
@@ -194,11 +213,18 @@ def run_session(
         bus.subscribe(
             TrialCompleted, lambda e: starts.append((e.record["t_start"], e.record["t_end"]))
         )
-        status = "crashed"
+        status, ended = "crashed", ""
+        signalled: list[bool] = []
+
+        def on_signal() -> None:
+            signalled.append(True)
+            runner.request_stop()
+
         try:
-            with stop_on_signals(runner.request_stop):
+            with stop_on_signals(on_signal):
                 result = runner.run()
-            status = "aborted" if result.stopped_early or result.aborted else "completed"
+            ended = ended_by(result, bool(signalled), stops[0] if stops else None)
+            status = ENDED_BY[ended]
         finally:
             scope_info: dict[str, Any] | None = None
             if scope is not None:
@@ -214,6 +240,7 @@ def run_session(
                     runner.hand_water_ul + (resume.hand_water_ul if resume else 0.0), 3
                 ),
                 **_interrupted_water(recorder.metadata),
+                **({"ended_by": ended} if ended else {}),
             }
             recorder.finish(
                 status,
@@ -234,6 +261,19 @@ def run_session(
             _index(request.data_dir.expanduser(), recorder.dir)
             bus.publish(SessionEnded(status, summary))
     return SessionOutcome(recorder.dir, status, summary)
+
+
+def ended_by(result: RunResult, signalled: bool, first_stop: dict[str, Any] | None) -> str:
+    """How the run ended (a key of :data:`ENDED_BY`): ``signalled`` if a terminating signal
+    reached this process during it; ``first_stop`` the args of its first stop command (a
+    controller that is shut down sends :data:`SIGNAL_STOP`)."""
+    if result.aborted:
+        return "abort"
+    if not result.stopped_early:
+        return "trials"
+    if signalled or (first_stop or {}).get("ended_by") == SIGNAL_STOP["ended_by"]:
+        return "signal"
+    return "operator"
 
 
 def _interrupted_water(metadata: dict[str, Any]) -> dict[str, float]:
@@ -288,7 +328,11 @@ def _metadata(
     }
 
 
-def _live_info(request: SessionRequest, planner: TrialPlanner) -> dict[str, Any]:
+def _live_info(
+    request: SessionRequest, planner: TrialPlanner, earlier_water_today_ul: float
+) -> dict[str, Any]:
+    """What the live view shows of the session beside its events (``SessionStarted.info``);
+    ``earlier_water_today_ul``: what the subject got in its earlier sessions of the day."""
     protocol = request.protocol
     return {
         "rig": request.hardware.name,
@@ -302,6 +346,7 @@ def _live_info(request: SessionRequest, planner: TrialPlanner) -> dict[str, Any]
         ],
         "reward_ul": protocol.reward.volume_ul,
         "water_target_ul": protocol.reward.session_target_ul,
+        "earlier_water_today_ul": earlier_water_today_ul,  # trials + by hand, uL
         "virtual_time": is_virtual(request.hardware) and not request.realtime,
         "microscope": {
             "none": "none on this rig",

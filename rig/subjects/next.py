@@ -2,7 +2,8 @@
 
 The protocol and step are the launcher's suggestion (:func:`rig.session.today.suggest`:
 the newest session's protocol, the step where that protocol's newest session left the
-subject); the why is the step's promotion rule against where the subject stands.
+subject); the why is the step's promotion rule against where the subject stands
+(:func:`rig.session.today.rule_progress`, which the launcher's day card shows too).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from rig.schema.loader import load_model
 from rig.schema.protocol import Protocol
 from rig.session.history import last_position
-from rig.session.today import suggest
+from rig.session.today import rule_progress, suggest, where
 from rig.task.context import ContextTracker
 
 
@@ -20,7 +21,6 @@ def next_for(data_dir: Path, subject: str, protocols_dir: Path) -> list[str]:
     today = suggest(data_dir, subject, protocols_dir)
     protocol = load_model(protocols_dir / today.protocol_file, Protocol)
     tracker = ContextTracker(protocol, last_position(data_dir / subject, protocol.name))
-    step = protocol.curriculum[tracker.step]
     lines = [f"subject {subject}: run {protocols_dir / today.protocol_file}"]
     last = today.last_session
     if last is None:
@@ -31,44 +31,8 @@ def next_for(data_dir: Path, subject: str, protocols_dir: Path) -> list[str]:
             f"{last['trials']} trials, ended in {last['end_label']}"
         )
     if tracker.completed:
-        lines.append(f"  the curriculum of {protocol.name} is completed: nothing left to train")
+        lines.append("  " + rule_progress(tracker))
         return lines
-    where = f"step {tracker.step + 1} of {len(protocol.curriculum)}: {tracker.label}"
-    stage = f", shaping stage {step.stage}" if step.stage else ""
-    lines.append(f"  {where} (context {step.context}{stage})")
-    lines.append("  why: " + _rule(tracker))
+    lines.append(f"  {where(tracker)}")
+    lines.append("  why: " + rule_progress(tracker))
     return lines
-
-
-def _rule(tracker: ContextTracker) -> str:
-    rule, done = tracker.current.advance, tracker.trials_in_step
-    if rule.rule == "manual":
-        return f"the operator moves it on (manual); {done} trials in the step so far"
-    if rule.rule == "trials":
-        assert rule.trials is not None
-        if done >= rule.trials:
-            return f"{done} of {rule.trials} trials done: it moves on after its next trial"
-        left = rule.trials - done
-        return f"it moves on after {rule.trials} trials in the step: {done} done, {left} to go"
-    position = tracker.position
-    responded, pc = len(position.recent), tracker.percent_correct()
-    text = f"it moves on at {rule.percent_correct:g} % correct over {rule.window} responded trials"
-    if rule.min_trials:
-        text += f", after at least {rule.min_trials} trials in the step"
-    if rule.max_early_lick_percent is not None:
-        text += f", with at most {rule.max_early_lick_percent:g} % early licks"
-    if tracker.criterion_met():
-        return text + ": met, it moves on after its next trial"
-    now = "no responded trial yet" if pc is None else f"{pc:.1f} % over {responded}"
-    missing = []
-    if responded < rule.window:
-        missing.append(f"{rule.window - responded} more responded trials")
-    if pc is not None and pc < rule.percent_correct:
-        missing.append(f"{rule.percent_correct - pc:.1f} points of percent correct")
-    if done < rule.min_trials:
-        missing.append(f"{rule.min_trials - done} more trials in the step")
-    if rule.max_early_lick_percent is not None and responded:
-        early = 100.0 * sum(e for _, e in position.recent) / responded
-        if early > rule.max_early_lick_percent:
-            missing.append(f"early licks down from {early:.1f} %")
-    return f"{text}; now {now}; missing: {', '.join(missing)}"
