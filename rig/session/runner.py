@@ -125,7 +125,7 @@ class SessionRunner:
         self._status = ""
         self._decided = 0  # trials whose outcome the planner knows (a switch comes after them)
         self._pending_switch: OperatorCommand | None = None
-        self._hand = HandWater(volume_ul)  # drops counted; drops and flushes bounded
+        self._hand = HandWater(volume_ul)  # drops and flushes: counted and bounded
 
     @property
     def hand_water_ul(self) -> float:
@@ -248,7 +248,8 @@ class SessionRunner:
             machine = flush_machine(args["side"], args["seconds"])
             valves = tuple(o.channel for o in machine.states[0].outputs)
             self._hand.take(action, valves, args["seconds"], self.clock())
-            self._manual.append((command, machine, 0.0))
+            volume = sum(self.volume_ul(v.removeprefix("valve_"), args["seconds"]) for v in valves)
+            self._manual.append((command, machine, volume))  # its water, for the live view
             self._queue_next()
         elif action == "switch":
             check_step(args.get("to_step"), len(planner.protocol.curriculum))
