@@ -64,7 +64,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         hardware = load_model(Path(args.rig), HardwareConfig)
         endpoint = args.endpoint or hardware.controller_endpoint
         data_dir = Path(args.data_dir) if args.data_dir else hardware.data_dir
-        lock = ControllerLock.acquire(data_dir, hardware.name, endpoint)  # before the device
         controller = Controller(
             Path(args.rig),
             endpoint,
@@ -76,6 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             allow=Path(args.allow) if args.allow else None,
             any_client=args.any_client,
         )
+        lock = ControllerLock.acquire(data_dir, hardware.name, endpoint)  # before listening
     except (LoadError, ValueError, RigTaken, OSError) as exc:
         print(f"rig serve: {exc}", file=sys.stderr)
         return 1
