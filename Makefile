@@ -74,7 +74,7 @@ unit: $(STAMP) firmware
 # The GUI tests that matter again on a real X server (Xvfb, the xcb platform): the daily
 # flow, closing and coming back, the calibration steps, `rig gui` itself, the screenshots.
 # (tests/gui/test_real_display.py runs `make run`'s display branch in the first pass.)
-GUI_X11_TESTS := tests/gui/test_daily_flow.py tests/gui/test_close_and_attach.py \
+GUI_X11_TESTS := tests/gui/test_qt_platform.py tests/gui/test_daily_flow.py tests/gui/test_close_and_attach.py \
                  tests/gui/test_rig_gui.py tests/gui/test_one_controller.py \
                  tests/gui/test_calibration_dialog.py tests/gui/test_screenshots.py
 gui-x11: $(STAMP)
