@@ -30,8 +30,8 @@ from typing import Any
 import zmq
 
 from rig.bus import Bus, SessionEnded, SessionStarted
-from rig.control.calibration import calibration_request
-from rig.control.delivery import Delivery
+from rig.control.bench import REQUESTS as BENCH_REQUESTS
+from rig.control.bench import Bench
 from rig.control.requests import (
     protocol_in,
     resume_in,
@@ -111,7 +111,8 @@ class Controller:
         self._session: dict[str, Any] = {}
         self._last_session_dir: Path | None = None
         self._busy_with = ""  # "session" while one runs
-        self._delivery: Delivery | None = None  # the calibration's last pulses
+        # the device outside a session: calibration, manual panel (rig.control.bench)
+        self._bench = Bench(hardware_path, protocols_dir, self.data_dir, seed, speed)
         self._shutdown = threading.Event()
         self.ready = threading.Event()
         self._pull: zmq.Socket[bytes]
@@ -174,9 +175,7 @@ class Controller:
         the calibration's pulses, and wait for them: nothing runs on with no host."""
         if self._inbox is not None:  # shut down mid-session: stop it, keep its data
             self._inbox.put(check_command("stop", {}))
-        if self._delivery is not None:
-            self._delivery.abort()
-            self._delivery.join()
+        self._bench.stop()
         if self._thread is not None:
             self._thread.join()
 
@@ -227,8 +226,8 @@ class Controller:
     # -- requests -----------------------------------------------------------------------------
     def handle(self, cmd: str, req: dict[str, Any]) -> dict[str, Any]:
         """hello, history, subjects, create_subject, suggest, start, command, annotate,
-        calibrate (starts the pulses), calibration (how far they are), abort_calibration,
-        save_calibration, spot_check, shutdown."""
+        shutdown; calibrate (starts the pulses), calibration (how far they are),
+        abort_calibration, save_calibration, spot_check, manual (:mod:`rig.control.bench`)."""
         if cmd == "hello":
             return self._hello()
         if cmd == "history":
@@ -275,17 +274,9 @@ class Controller:
             fields: dict[str, Any] = {k: req[k] for k in ("weight_g", "notes") if k in req}
             annotate_session(target, fields)
             return {"session_dir": str(target)}
-        if cmd in ("calibrate", "save_calibration", "spot_check"):
-            return self._calibration(cmd, req)
-        if cmd == "calibration":  # how far the pulses are
-            if self._delivery is None:
-                raise ValueError("no calibration has run")
-            return self._delivery.status()
-        if cmd == "abort_calibration":
-            if self._delivery is None or not self._delivery.running:
-                raise ValueError("no calibration is running")
-            self._delivery.abort()
-            return {}
+        if cmd in BENCH_REQUESTS:
+            reply, self.hardware = self._bench.handle(cmd, req, self.hardware, self._busy())
+            return reply
         if cmd == "shutdown":
             self._shutdown.set()
             return {}
@@ -373,24 +364,10 @@ class Controller:
             self._inbox = None
             self._busy_with = ""
 
-    # -- valve calibration ----------------------------------------------------------------------
-    def _calibration(self, cmd: str, req: dict[str, Any]) -> dict[str, Any]:
-        if cmd != "calibrate":  # save_calibration, spot_check: the file, not the device
-            self.hardware, reply = calibration_request(cmd, req, self.hardware_path)
-            return reply
-        self._require_free()
-        self._delivery = Delivery.requested(req, self.hardware, self.protocols_dir, self.seed)
-        self._delivery.start()
-        return {"started": True, "pulses": self._delivery.pulses}
-
     def _require_free(self) -> None:
         if self._busy():
             raise ValueError(f"the rig is busy ({self._busy()})")
 
     def _busy(self) -> str:
-        """What the rig is doing: "session", "calibration" or "" (free)."""
-        if self._busy_with:
-            return self._busy_with
-        if self._delivery is not None and self._delivery.running:
-            return "calibration"
-        return ""
+        """What the rig is doing: "session", "calibration", "manual: ..." or "" (free)."""
+        return self._busy_with or self._bench.busy()

@@ -37,7 +37,10 @@ def test_requests_and_refusals(client: ControllerClient) -> None:
         ("start", {"subject": "m1", "protocol": "tactile_T1.yaml", "weight_g": 500}, "weight_g"),
         ("calibrate", {"valve": "valve_up"}, "valve: 'valve_up'"),
         ("save_calibration", {"valve": "valve_left", "points": [[0.01, 2.0], [0.02, 1.0]]},
-         "valves.valve_left.points"),
+         "not saved, questioned: the volume falls"),
+        ("save_calibration", {"valve": "valve_left", "points": [[0.01, 2.0], [0.02, 1.0]],
+                              "confirmed": True}, "valves.valve_left.points"),
+        ("save_calibration", {"valve": "valve_left", "points": [[0.01, "a"]]}, "points.0: "),
     ]:  # fmt: skip
         with pytest.raises(ControllerError, match=message.replace(".", r"\.")):
             client.request(cmd, **args)

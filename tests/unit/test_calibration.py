@@ -71,7 +71,8 @@ def test_saving_writes_a_dated_valid_config_and_keeps_the_old_one(
     assert cal.date == TODAY
     assert [(p.open_s, p.volume_ul) for p in cal.points] == [(0.01, 0.8), (0.02, 1.5), (0.04, 3.0)]
     assert load_model(path, HardwareConfig) == config  # what was returned is what is on disk
-    assert (tmp_path / "rig.yaml.bak").read_text() == before
+    (kept,) = (tmp_path / "rig.yaml.history").iterdir()  # the old file, dated, as it was
+    assert kept.read_text() == before
     assert (
         config.valves["valve_right"]
         == load_model(root / "hardware_configs/sim.yaml", HardwareConfig).valves["valve_right"]

@@ -82,7 +82,9 @@ def test_a_calibration_syncs_the_new_file_its_backup_and_their_folder(
     save_calibration(path, "valve_left", [(0.01, 0.8), (0.04, 3.0)], dt.date(2026, 3, 1))
     paths = [p for _, p in synced]
     new = next(i for i, p in enumerate(paths) if p.name in ("rig.yaml", "rig.yaml.tmp"))
-    backup = paths.index(tmp_path / "rig.yaml.bak")
+    history = tmp_path / "rig.yaml.history"
+    (kept,) = history.iterdir()
+    backup = paths.index(kept)
+    assert paths.index(history) > backup  # the kept file's entry in its folder
     folder = len(paths) - 1 - paths[::-1].index(tmp_path)
     assert folder > max(new, backup)  # the folder after both files: the rename is durable
-    assert (tmp_path / "rig.yaml.bak").exists()
