@@ -48,19 +48,22 @@ def start_controller(args: argparse.Namespace, endpoint: str) -> subprocess.Pope
     return subprocess.Popen(cmd, start_new_session=True)
 
 
-def find_controller(args: argparse.Namespace) -> tuple[str, subprocess.Popen[bytes] | None]:
-    """The rig's controller: the one running (by its lock), else one started here."""
+def find_controller(
+    args: argparse.Namespace,
+) -> tuple[str, subprocess.Popen[bytes] | None, bool]:
+    """The rig's controller: the one running (by its lock), else one started here; and
+    whether it is this PC's rig's (closing with no session running shuts it down)."""
     if args.attach:
-        return args.attach, None
+        return args.attach, None, False
     hardware = load_model(Path(args.rig), HardwareConfig)
     data_dir = Path(args.data_dir) if args.data_dir else hardware.data_dir
     owner = running_controller(data_dir, hardware.name)
     if owner is not None and owner.endpoint:
         print(f"rig gui: rig {hardware.name!r} has its controller running "
               f"({owner.describe()}): attaching", flush=True)  # fmt: skip
-        return owner.endpoint, None
+        return owner.endpoint, None, True
     endpoint = args.endpoint or hardware.controller_endpoint
-    return endpoint, start_controller(args, endpoint)
+    return endpoint, start_controller(args, endpoint), True
 
 
 def first_hello(client: ControllerClient, started: subprocess.Popen[bytes] | None) -> str:
@@ -86,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"rig gui: {problem}", file=sys.stderr)
         return 1
     try:
-        endpoint, controller = find_controller(args)
+        endpoint, controller, rigs_own = find_controller(args)
     except LoadError as exc:
         print(f"rig gui: {exc}", file=sys.stderr)
         return 1
@@ -108,15 +111,20 @@ def main(args: argparse.Namespace) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
 
     def on_close(choice: str) -> None:
-        if controller is None:
-            return  # not ours: it goes on, for the next window
+        if not rigs_own:
+            return  # another PC's (--attach): it goes on, for its own windows
         if choice == "leave":
             print("rig gui: the session goes on; `rig gui` again leads back to it", flush=True)
-        else:  # stopped, or no session: the controller this GUI started goes with it
+        else:  # stopped, or no session: this PC's controller goes with the window
             try:
-                client.request("shutdown")  # waits for the running trial, then exits
+                busy = client.request("hello", timeout_s=5)["busy"]
+                if busy:  # a session (or pulses) this window had not heard of yet
+                    print(f"rig gui: the controller is busy ({busy}); it goes on", flush=True)
+                else:
+                    client.request("shutdown")
             except ControllerError:
-                controller.terminate()
+                if controller is not None:
+                    controller.terminate()
 
     window = MainWindow(client, on_close=on_close)
     window.start()

@@ -56,6 +56,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.session_ended.connect(self.on_session_ended)
         self.end_dialog: SessionEndDialog | None = None
         self.closing = False  # stopped from the close question: close after the end form
+        self.joined_running = False
 
         menu = self.menuBar().addMenu("Rig")
         action = QtGui.QAction("Calibrate valves...", self)
@@ -68,6 +69,7 @@ class MainWindow(QtWidgets.QMainWindow):
         hello = self.client.request("hello")
         self.launcher.load()
         if hello["busy"] == "session":
+            self.joined_running = True  # running before its first event reaches this window
             self.show_live()
 
     def show_live(self) -> None:
@@ -79,7 +81,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.stack.setCurrentWidget(self.launcher)
 
     def session_running(self) -> bool:
-        return self.live.started is not None and self.live.ended is None
+        started = self.live.started is not None or self.joined_running
+        return started and self.live.ended is None
 
     def on_message(self, m: Message) -> None:
         event = m.event

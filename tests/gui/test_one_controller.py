@@ -67,3 +67,25 @@ def test_rig_gui_attaches_to_the_running_session(controller: RunningController, 
         if gui.poll() is None:
             gui.kill()
         client.close()
+
+
+def test_closing_the_window_with_no_session_takes_the_rigs_idle_controller(
+    controller: RunningController, root: Path
+) -> None:
+    """Found by the rig's lock on this PC, the controller is the window's to close when no
+    session runs (no idle controller left behind by a window that crashed earlier)."""
+    gui = subprocess.Popen(
+        [sys.executable, "-m", "rig.cli", "gui", "--rig", str(controller.hardware),
+         "--protocols", str(root / "protocols"), "--data-dir", str(controller.data_dir)],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert gui.stdout is not None
+        assert "attaching" in gui.stdout.readline()
+        assert gui.stdout.readline().startswith("rig gui: ready")
+        gui.send_signal(signal.SIGTERM)
+        assert gui.wait(30) == 0
+        assert controller.process.wait(30) == 0  # shut down, not killed
+    finally:
+        if gui.poll() is None:
+            gui.kill()
