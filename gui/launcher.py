@@ -1,9 +1,13 @@
 """The launcher: who is on the rig today, and what they do.
 
-Pick or create the subject; the controller suggests the protocol and curriculum step from
-the subject's own sessions (either can be overridden, with a reason); the parameters that
-differ from the subject's last session are listed before the start; operator and weight
-are required. Start is one click once the form is complete.
+Pick or create the subject (none is preselected); the controller suggests the protocol and
+curriculum step from the subject's own sessions (either can be overridden, with a reason);
+the day card says why (the step's rule and progress, how the subject got there, its last
+session's end weight and water, today's sessions) and stays while overriding; the
+parameters that differ from the subject's last session are listed before the start;
+operator and weight are required, and empty for each new session. Before starting, the
+operator is asked (:meth:`Launcher.ask`) about a weight far below the last weighing or the
+baseline, and about a second session of the subject on the same day.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from typing import Any
 
 from PyQt6 import QtCore, QtWidgets
 
-from gui.widgets import weight_box
+from gui.day_card import card_text, earlier_sessions, weights_text
+from gui.widgets import WeightEntry
 from rig.control.client import ControllerClient, ControllerError
+from rig.session.day import Weighing, weight_questions
+from rig.session.today import DEFAULT_PROTOCOL
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} %"
+def _weighing(data: dict[str, Any] | None) -> Weighing | None:
+    return None if data is None else Weighing(**data)
 
 
 class Launcher(QtWidgets.QWidget):
@@ -26,7 +33,8 @@ class Launcher(QtWidgets.QWidget):
     def __init__(self, client: ControllerClient, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.client = client
-        self.suggestion: dict[str, Any] | None = None
+        self.suggestion: dict[str, Any] | None = None  # for the protocol in the box
+        self.suggested: dict[str, Any] | None = None  # the subject's own: the day card's
         self.suggested_protocol = ""
         centred = QtWidgets.QHBoxLayout(self)
         form_widget = QtWidgets.QWidget()
@@ -46,6 +54,7 @@ class Launcher(QtWidgets.QWidget):
         outer.addLayout(form)
         self.subject = QtWidgets.QComboBox()
         self.subject.setObjectName("launcher_subject")
+        self.subject.setPlaceholderText("pick the subject on the rig")
         self.new_subject = QtWidgets.QLineEdit()
         self.new_subject.setObjectName("launcher_new_subject")
         self.new_subject.setPlaceholderText("new subject ID")
@@ -75,8 +84,13 @@ class Launcher(QtWidgets.QWidget):
         self.operator = QtWidgets.QLineEdit()
         self.operator.setObjectName("launcher_operator")
         form.addRow("Operator", self.operator)
-        self.weight = weight_box("launcher_weight")
-        form.addRow("Weight", self.weight)
+        self.weight = WeightEntry("launcher_weight")
+        self.weight_info = QtWidgets.QLabel("")  # the last weighing and the baseline
+        self.weight_info.setObjectName("launcher_weight_info")
+        weight_row = QtWidgets.QHBoxLayout()
+        weight_row.addWidget(self.weight)
+        weight_row.addWidget(self.weight_info, 1)
+        form.addRow("Weight", weight_row)
         self.fov = QtWidgets.QLineEdit()
         self.fov.setObjectName("launcher_fov")
         self.fov.setPlaceholderText("imaging days: the field of view (FOV2)")
@@ -117,19 +131,27 @@ class Launcher(QtWidgets.QWidget):
             self.step.currentIndexChanged,
             self.reason.textChanged,
             self.operator.textChanged,
-            self.weight.valueChanged,
+            self.weight.textChanged,
         ):
             signal.connect(lambda *_: self.check_form())
 
     # -- data from the controller ---------------------------------------------------------------
     def load(self) -> None:
+        """The form for a new session: no subject picked, operator, weight, field of view
+        and override reason empty (nothing carries over from the last session)."""
         hello = self.client.request("hello")
         self.rig_label.setText(f"Rig: {hello['rig']}  ({hello['hardware_file']})")
         self.warnings.setText("\n".join(f"Warning: {w}" for w in hello["warnings"]))
         self.protocol.blockSignals(True)
         self.protocol.clear()
         self.protocol.addItems(hello["protocols"])
+        if DEFAULT_PROTOCOL in hello["protocols"]:  # the curriculum's, not the first file
+            self.protocol.setCurrentText(DEFAULT_PROTOCOL)
         self.protocol.blockSignals(False)
+        for field in (self.operator, self.weight, self.fov, self.reason, self.new_subject):
+            field.blockSignals(True)
+            field.clear()
+            field.blockSignals(False)
         self.reload_subjects()
 
     def reload_subjects(self, select: str = "") -> None:
@@ -137,8 +159,7 @@ class Launcher(QtWidgets.QWidget):
         self.subject.blockSignals(True)
         self.subject.clear()
         self.subject.addItems(names)
-        if select:
-            self.subject.setCurrentText(select)
+        self.subject.setCurrentIndex(names.index(select) if select in names else -1)
         self.subject.blockSignals(False)
         self.refresh_suggestion()
 
@@ -153,9 +174,16 @@ class Launcher(QtWidgets.QWidget):
         self.reload_subjects(select=name)
 
     def refresh_suggestion(self, keep: bool = False) -> None:
+        """Ask the controller for the subject's suggestion; ``keep``: for the protocol in the
+        box (the operator's choice), the day card keeping the subject's own."""
         subject = self.subject.currentText()
         if not subject:
-            self.suggestion = None
+            self.suggestion = self.suggested = None
+            self.today.setText("-")
+            self.weight_info.setText("")
+            self.step.clear()
+            self.resume.setVisible(False)
+            self.interrupted = None
             self.check_form()
             return
         args = {"protocol": self.protocol.currentText()} if keep else {}
@@ -165,29 +193,15 @@ class Launcher(QtWidgets.QWidget):
             self.problem.setText(str(exc))
             return
         self.suggestion = s
-        if not keep:
+        if not keep or self.suggested is None or self.suggested["subject"] != subject:
+            self.suggested = s
             self.suggested_protocol = s["protocol_file"]
             self.protocol.blockSignals(True)
             self.protocol.setCurrentText(s["protocol_file"])
             self.protocol.blockSignals(False)
+        self.weight_info.setText(weights_text(s["weights"]))
         last = s["last_session"]
-        text = f"{s['label']} (step {s['step'] + 1} of {len(s['steps'])})"
-        if s["curriculum_completed"]:
-            text += ", curriculum completed"
-        text += (
-            f"; last session {str(last['start_time'])[:16].replace('T', ' ')}: "
-            f"{last['trials']} trials, {_pct(last['percent_correct'])} correct, "
-            f"ended in {last['end_label']} ({last['status']}); weight {last['weight_g'] or '-'} g"
-            if last
-            else "; first session"
-        )
         held = last.get("held_by") if last else None
-        if held:  # another process still writes it: running elsewhere, not to be resumed
-            text += (
-                f"; that session is running elsewhere (pid {held['pid']} on {held['host']} "
-                f"since {str(held['since'])[:16].replace('T', ' ')})"
-            )
-        self.today.setText(text)
         self.interrupted = (
             last["dir"] if last and last["status"] in ("running", "crashed") and not held else None
         )
@@ -197,8 +211,10 @@ class Launcher(QtWidgets.QWidget):
         self.resume.setVisible(self.interrupted is not None)
         self.step.blockSignals(True)
         self.step.clear()
+        mine = s["protocol_file"] == self.suggested_protocol
         for i, label in enumerate(s["steps"]):
-            self.step.addItem(f"{i + 1}: {label}", i)
+            mark = " (suggested)" if mine and i == s["step"] else ""
+            self.step.addItem(f"{i + 1}: {label}{mark} - {s['step_descriptions'][i]}", i)
         self.step.setCurrentIndex(s["step"])
         self.step.blockSignals(False)
         self.diffs.setRowCount(len(s["differences"]))
@@ -207,6 +223,18 @@ class Launcher(QtWidgets.QWidget):
                 self.diffs.setItem(row, col, QtWidgets.QTableWidgetItem(str(value)))
         self.diffs.resizeColumnsToContents()
         self.check_form()
+
+    def show_card(self) -> None:
+        """The day card: the subject's own suggestion, and the operator's choice if other."""
+        if self.suggested is None:
+            self.today.setText("-")
+            return
+        choice = ""
+        if self.overriding() and self.suggestion is not None:
+            index = self.step.currentData()
+            label = self.suggestion["steps"][index] if index is not None else "-"
+            choice = f"{self.protocol.currentText()}, step {(index or 0) + 1}: {label}"
+        self.today.setText(card_text(self.suggested, choice))
 
     # -- the form ---------------------------------------------------------------------------
     def overriding(self) -> bool:
@@ -217,18 +245,49 @@ class Launcher(QtWidgets.QWidget):
         )
 
     def check_form(self) -> bool:
+        self.show_card()
         problems = []
         if self.suggestion is None:
             problems.append("pick or create a subject")
         if not self.operator.text().strip():
             problems.append("enter the operator")
-        if self.weight.value() <= 0:
+        if self.weight.problem():
+            problems.append(self.weight.problem())
+        elif self.weight.value() is None:
             problems.append("enter today's weight")
         if self.overriding() and not self.reason.text().strip():
             problems.append("give the reason for starting elsewhere than suggested")
         self.problem.setText("; ".join(problems))
         self.start.setEnabled(not problems)
         return not problems
+
+    def questions(self) -> list[str]:
+        """What to ask before starting: today's weight against the last weighing and the
+        baseline, and the subject's earlier sessions of today."""
+        s, weight = self.suggested, self.weight.value()
+        if s is None or weight is None:
+            return []
+        out = weight_questions(
+            weight, _weighing(s["weights"]["last"]), _weighing(s["weights"]["baseline"])
+        )
+        if s["today"]:
+            out.append(
+                f"{s['subject']} already had {len(s['today'])} session(s) today: "
+                f"{earlier_sessions(s['today'])}; {s['earlier_water_today_ul']:.0f} uL of "
+                f"water so far, counted against today's target"
+            )
+        return out
+
+    def ask(self, title: str, text: str) -> bool:
+        """Yes or no from the operator (a dialog; tests replace this method)."""
+        answer = QtWidgets.QMessageBox.question(
+            self,
+            title,
+            text,
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No,
+        )
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
     def request(self) -> dict[str, Any]:
         req: dict[str, Any] = {
@@ -261,6 +320,12 @@ class Launcher(QtWidgets.QWidget):
         if not self.check_form():
             return
         req = self.request()
+        asked = self.questions()
+        if asked:
+            if not self.ask("Before starting", "\n\n".join(asked) + "\n\nStart the session?"):
+                self.problem.setText("not started: " + asked[0])
+                return
+            req["notes"] = "\n".join(f"asked at start, started anyway: {q}" for q in asked)
         try:
             self.client.request("start", **req)
         except ControllerError as exc:

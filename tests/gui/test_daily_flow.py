@@ -2,7 +2,7 @@
 
 Create a subject, start a session from the launcher, watch real trials reach the plots,
 give a drop by hand, switch context, stop, enter the weight; then read the session's files
-for each of those actions.
+for each of those actions, and come back to an empty launcher that shows the day's session.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def test_the_daily_flow_is_recorded(qtbot: QtBot, controller: RunningController)
     qtbot.mouseClick(launcher.findChild(type(launcher.start), "launcher_create"),
                      QtCore.Qt.MouseButton.LeftButton)  # fmt: skip
     assert launcher.subject.currentText() == "M042"
-    assert "T1 (step 1 of 5)" in launcher.today.text()
+    assert "Suggested: continual_learning.yaml, step 1 of 5: T1" in launcher.today.text()
     assert not launcher.start.isEnabled()  # operator and weight are missing
     launcher.operator.setText("tech")
     launcher.weight.setValue(21.4)
@@ -81,7 +81,8 @@ def test_the_daily_flow_is_recorded(qtbot: QtBot, controller: RunningController)
     # the session's files hold each action
     (session,) = (p for p in (controller.data_dir / "M042").iterdir() if p.is_dir())
     meta = json.loads((session / "session.json").read_text())
-    assert meta["status"] == "aborted"  # stopped before its 1000 trials
+    assert meta["status"] == "completed"  # stopped by the operator: a normal end
+    assert meta["summary"]["ended_by"] == "operator"
     assert meta["operator"] == "tech" and meta["weight_g"] == 21.4 and meta["fov"] == "FOV2"
     assert meta["end_annotations"] == {"weight_g": 21.9, "notes": "drank well"}
     (switch,) = meta["context_switches"]
@@ -95,4 +96,14 @@ def test_the_daily_flow_is_recorded(qtbot: QtBot, controller: RunningController)
     trials = lines(session / "trials.jsonl")
     assert len(trials) == window.live.trials
     assert {t["context_label"] for t in trials} == {"T1", "T2"}
+
+    # the next session's form is empty; the same mouse again shows today's first session
+    qtbot.mouseClick(window.new_session, QtCore.Qt.MouseButton.LeftButton)
+    assert launcher.subject.currentText() == ""
+    assert (launcher.operator.text(), launcher.weight.text(), launcher.fov.text()) == ("", "", "")
+    launcher.subject.setCurrentText("M042")
+    assert f"Today already (1): {session.name[9:11]}:{session.name[11:13]} " in (
+        launcher.today.text()
+    )
+    assert "end weight 21.9 g" in launcher.today.text()
     window.close()
