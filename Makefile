@@ -84,9 +84,10 @@ gui-x11: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# The launcher, the live view mid-session and the calibration dialog, offscreen.
+# The GUI's screens, on a real X server (Xvfb, the xcb platform), read back from it.
 screenshots: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m gui.screenshots docs/screenshots
+	QT_QPA_PLATFORM=xcb xvfb-run --auto-servernum --server-args='-screen 0 1600x1000x24' \
+	  $(BIN)/python -m gui.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) data bench/out firmware/build

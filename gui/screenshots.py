@@ -1,10 +1,11 @@
 """``python -m gui.screenshots [OUT_DIR]`` (``make screenshots``): the GUI, photographed.
 
-Offscreen, against a real controller (in a thread of this process) on the simulated rig,
-with a scratch data folder: a subject with yesterday's session (so the launcher has a
-suggestion and a parameter that changed), the live view mid-session (real simulated
-trials, stopped in the middle of one) and the calibration dialog after the simulated scale
-weighed each open time. Writes ``launcher.png``, ``live-view.png`` and ``calibration.png``.
+On a real X server (``make screenshots`` runs it under Xvfb, Qt's xcb platform: the
+pictures are read back from the server) or offscreen, against a real controller (in a
+thread of this process) on the simulated rig, with a scratch data folder: a subject with
+yesterday's session (so the launcher has a suggestion and a parameter that changed), the
+live view mid-session (real simulated trials, stopped in the middle of one) and the
+calibration dialog after the simulated scale weighed each open time.
 """
 
 from __future__ import annotations
@@ -36,11 +37,19 @@ def _scratch(root: Path, scratch: Path) -> tuple[Path, Path, Path]:
 
 
 def _save(widget: QtWidgets.QWidget, path: Path) -> None:
+    """On a real X server (xcb) the picture is read back from the server, as the screen
+    shows it; offscreen, Qt renders the widget."""
     app = QtWidgets.QApplication.instance()
-    assert app is not None
-    for _ in range(3):
+    assert isinstance(app, QtWidgets.QApplication)
+    widget.raise_()
+    for _ in range(5):
         app.processEvents()
-    if not widget.grab().save(str(path)):
+    screen = widget.screen()
+    if app.platformName() == "xcb" and screen is not None:
+        picture = screen.grabWindow(int(widget.winId()))
+    else:
+        picture = widget.grab()
+    if not picture.save(str(path)):
         raise OSError(f"{path}: could not write the screenshot")
 
 
