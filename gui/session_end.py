@@ -82,6 +82,8 @@ def supplement_ul(summary: dict[str, Any], info: dict[str, Any] | None) -> float
 
 
 def water_text(summary: dict[str, Any], info: dict[str, Any] | None) -> str:
+    if "error" in summary:
+        return "the session ended with an error: its water is not known here"
     this = session_water_ul(summary)
     give = supplement_ul(summary, info)
     if give is None or info is None:

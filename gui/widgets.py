@@ -20,7 +20,7 @@ class WeightEntry(QtWidgets.QLineEdit):
         super().__init__()
         self.what = what  # the field's name in messages: "weight", "weight after"
         self.setObjectName(name)
-        self.setPlaceholderText(f"g, {MIN_WEIGHT_G:g}-{MAX_WEIGHT_G:g}")
+        self.setPlaceholderText(f"grams, {MIN_WEIGHT_G:g}-{MAX_WEIGHT_G:g}")
         self.setMaximumWidth(160)
         self.textChanged.connect(lambda _: self._mark())
 

@@ -35,4 +35,5 @@ def next_for(data_dir: Path, subject: str, protocols_dir: Path) -> list[str]:
         return lines
     lines.append(f"  {where(tracker)}")
     lines.append("  why: " + rule_progress(tracker))
+    lines.append("  how it got there: " + today.arrival)
     return lines

@@ -20,6 +20,7 @@ from rig.session.day import (
     weight_questions,
 )
 from rig.session.today import suggest
+from rig.subjects.next import next_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOLS = ROOT / "protocols"
@@ -121,6 +122,7 @@ def test_how_the_subject_got_to_its_step(tmp_path: Path) -> None:
     arrival = suggest(tmp_path, "m1", PROTOCOLS).arrival
     assert "switched by the operator from T1 after trial 180" in arrival
     assert arrival.endswith(": back to T1 after the break")
+    assert next_for(tmp_path, "m1", PROTOCOLS)[-1] == "  how it got there: " + arrival  # rig next
 
 
 def test_an_operators_start_elsewhere_is_told_with_its_reason(tmp_path: Path) -> None:
