@@ -1,8 +1,13 @@
 """The operator's controls during a session; each button is one controller command.
 
 Pause/resume, stop after this trial, abort, a drop left or right (the protocol's reward
-volume at the calibrated open time), valve flush, switch context now (with a reason),
-edit a parameter (applied from the next trial; logged), and notes. A refused command
+volume at the calibrated open time), valve flush (asked first: how long, which valves, and
+that its water is counted), switch context now (with a reason; only to a step the mouse is
+not in), edit a parameter (applied from the next trial planned; logged), and notes.
+
+The feedback line says in a sentence what happened (:mod:`gui.feedback`): what was asked,
+then, when the runner's event arrives (:meth:`ControlPanel.on_event`), what it did and from
+which trial ("switching to T2 from trial 16"), and how the session ended. A refused command
 shows the controller's reason; nothing is retried behind the operator's back.
 """
 
@@ -13,6 +18,14 @@ from typing import Any
 
 from PyQt6 import QtWidgets
 
+from gui import feedback
+from rig.bus import (
+    ContextSwitched,
+    OperatorActed,
+    RunnerStatus,
+    SessionEnded,
+    SessionStarted,
+)
 from rig.control.client import ControllerClient, ControllerError
 
 EDITABLE_PATHS = (
@@ -27,6 +40,7 @@ EDITABLE_PATHS = (
     "trial_selection.mode",
     "trial_selection.max_same",
 )
+FLUSH_S = 2.0
 
 
 def _parse(text: str) -> Any:
@@ -47,6 +61,8 @@ class ControlPanel(QtWidgets.QGroupBox):
         super().__init__("Controls", parent)
         self.client = client
         self.paused = False
+        self.steps: list[str] = []  # the curriculum's step labels (from SessionStarted)
+        self.planned: int | None = None  # the session's planned trials
         grid = QtWidgets.QGridLayout(self)
         self.buttons: dict[str, QtWidgets.QPushButton] = {}
 
@@ -62,7 +78,7 @@ class ControlPanel(QtWidgets.QGroupBox):
         button("abort", "Abort now", 0, 2, self.abort)
         button("drop_left", "Drop left", 1, 0, lambda: self.send("drop", side="left"))
         button("drop_right", "Drop right", 1, 1, lambda: self.send("drop", side="right"))
-        button("flush", "Flush valves", 1, 2, self.flush)
+        button("flush", "Flush valves...", 1, 2, self.flush)
 
         self.step = QtWidgets.QComboBox()
         self.step.setObjectName("switch_step")
@@ -97,19 +113,57 @@ class ControlPanel(QtWidgets.QGroupBox):
         grid.addWidget(self.feedback, 6, 0, 1, 3)
 
     def set_steps(self, labels: list[str], current: int) -> None:
+        """The steps one can switch to: every step but ``current`` (the mouse is in it);
+        the next one selected."""
+        self.steps = list(labels)
         self.step.clear()
         for i, label in enumerate(labels):
-            self.step.addItem(f"{i + 1}: {label}", i)
-        self.step.setCurrentIndex(min(current + 1, len(labels) - 1))
+            if i != current:
+                self.step.addItem(f"{i + 1}: {label}", i)
+        following = self.step.findData(current + 1)
+        self.step.setCurrentIndex(following if following >= 0 else self.step.count() - 1)
+        self.buttons["switch"].setEnabled(self.step.count() > 0)
+
+    def say(self, text: str) -> None:
+        self.feedback.setText(text)
 
     def send(self, action: str, **args: Any) -> bool:
         try:
             self.client.command(action, **args)
         except ControllerError as exc:
-            self.feedback.setText(f"refused: {exc}")
+            self.say(f"Refused: {exc}")
             return False
-        self.feedback.setText(f"sent: {action} {args if args else ''}".strip())
+        self.say(feedback.asked(action, args, self.steps))
         return True
+
+    def ask(self, title: str, text: str) -> bool:
+        """Yes or no from the operator (a modal dialog; tests replace this method)."""
+        answer = QtWidgets.QMessageBox.question(self, title, text)
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+
+    def on_event(self, event: object) -> None:
+        """What the controller published, for the controls: the steps, the pause button and
+        the feedback sentence (the window calls this for every message)."""
+        if isinstance(event, SessionStarted):
+            self.planned = event.info.get("trials")
+            self.set_steps(list(event.info.get("steps", [])), int(event.info.get("step", 0)))
+            self.set_paused(False)
+            self.say(f"session started: {event.subject}, {event.label}")
+        elif isinstance(event, ContextSwitched) and not event.completed:
+            self.set_steps(self.steps, event.to_step)
+        elif isinstance(event, OperatorActed):
+            self.say(feedback.acted(event, self.steps))
+        elif isinstance(event, RunnerStatus):
+            self.set_paused(event.status in ("pausing", "paused"))
+            sentence = feedback.status(event)
+            if sentence is not None:
+                self.say(sentence)
+        elif isinstance(event, SessionEnded):
+            self.say(feedback.ended(event, self.planned))
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.buttons["pause"].setText("Resume" if paused else "Pause")
 
     def toggle_pause(self) -> None:
         if self.send("resume" if self.paused else "pause"):
@@ -117,19 +171,23 @@ class ControlPanel(QtWidgets.QGroupBox):
             self.buttons["pause"].setText("Resume" if self.paused else "Pause")
 
     def abort(self) -> None:
-        answer = QtWidgets.QMessageBox.question(
-            self, "Abort", "End the running trial now and the session with it?"
-        )
-        if answer == QtWidgets.QMessageBox.StandardButton.Yes:
+        if self.ask("Abort", "End the running trial now and the session with it?"):
             self.send("abort")
 
     def flush(self) -> None:
-        self.send("flush", side="both", seconds=2.0)
+        text = (
+            f"Open both valves (left and right) for {FLUSH_S:g} s, between two trials?\n\n"
+            "The water it gives is counted in the session's water (given by hand)."
+        )
+        if self.ask("Flush the valves", text):
+            self.send("flush", side="both", seconds=FLUSH_S)
+        else:
+            self.say("flush not given")
 
     def switch(self) -> None:
         reason = self.reason.text().strip()
         if not reason:
-            self.feedback.setText("a switch needs a reason")
+            self.say("a switch needs a reason: type it in the box first")
             return
         if self.send("switch", reason=reason, to_step=self.step.currentData()):
             self.reason.clear()

@@ -3,7 +3,9 @@
 :class:`LiveSession` takes the controller's messages (:class:`rig.control.wire.Message`)
 in order and keeps per-trial columns and the lick raster; the plots read them at display
 rate. Everything shown comes from the device's own events and the trial records the
-controller wrote: the view shows what the session files hold.
+controller wrote: the view shows what the session files hold. It also keeps what the
+banners say (the day's water target reached, the curriculum moved on) and the trials
+queued on the device but not completed yet (the outcome plot shows them, as Bpod's does).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from gui import feedback
 from rig.bus import (
     ContextSwitched,
     DeviceEvents,
@@ -20,6 +23,7 @@ from rig.bus import (
     ScopeAlarm,
     SessionEnded,
     SessionStarted,
+    TrialAborted,
     TrialCompleted,
     TrialQueued,
 )
@@ -108,6 +112,13 @@ class LiveSession:
         self.aborted: list[int] = []
         self.operator: list[OperatorActed] = []
         self.hand_water_ul = 0.0
+        self.hand: list[tuple[int, float]] = []  # (after trial, uL) of each drop or flush
+        # the day's water before this session (other sessions of the subject today)
+        self.earlier_water_ul = float(self.info.get("earlier_water_today_ul") or 0.0)
+        self.upcoming: dict[int, str] = {}  # queued, not completed: trial -> instructed side
+        self.step = int(self.info.get("step", 0))
+        self.last_switch: ContextSwitched | None = None
+        self.water_reached: int | None = None  # the trial at which the day's target was met
         self.frames = 0  # frame-clock pulses seen
         self.ended: SessionEnded | None = None
         self.last_seq = 0
@@ -138,14 +149,25 @@ class LiveSession:
                     self.state = e.name
         elif isinstance(event, TrialCompleted):
             self._add_trial(event.record)
+            self.upcoming.pop(int(event.record["trial"]), None)
+            self._check_water()
         elif isinstance(event, TrialQueued):
             self.queued = event
+            self.upcoming[event.trial] = event.instructed
+        elif isinstance(event, TrialAborted):
+            self.upcoming.pop(event.trial, None)
         elif isinstance(event, ContextSwitched):
             self.switches.append((event.trial, event.to_label, event.reason))
             self.label = event.to_label
+            self.step = event.to_step
+            self.last_switch = event
         elif isinstance(event, OperatorActed):
             self.operator.append(event)
-            self.hand_water_ul += float(event.detail.get("volume_ul", 0.0))
+            volume = float(event.detail.get("volume_ul", 0.0))
+            if volume:
+                self.hand_water_ul += volume
+                self.hand.append((event.after_trial, volume))
+                self._check_water()
         elif isinstance(event, RunnerStatus):
             self.status = event.status
         elif isinstance(event, ScopeAlarm):
@@ -160,6 +182,12 @@ class LiveSession:
             self.ended = event
             self.status = f"ended ({event.status})"
             self.state = ""
+            self.upcoming.clear()
+
+    def _check_water(self) -> None:
+        target = self.water_target_ul()
+        if self.water_reached is None and target > 0 and self.day_water_ul() >= target - 1e-9:
+            self.water_reached = self.last_trial()
 
     def _add_trial(self, r: dict[str, Any]) -> None:
         c = self.cols
@@ -228,15 +256,54 @@ class LiveSession:
         return blocks
 
     def criterion(self) -> float | None:
+        """The current step's percent correct to move on (None: not a criterion step)."""
         criteria = self.info.get("criteria") or []
-        steps = self.info.get("steps") or []
-        if self.label in steps:
-            value = criteria[steps.index(self.label)]
-            return None if value is None else float(value)
-        return None
+        if not 0 <= self.step < len(criteria):
+            return None
+        value = criteria[self.step]
+        return None if value is None else float(value)
+
+    def last_trial(self) -> int:
+        """The newest completed trial's number (0 before the first)."""
+        return int(self.cols.trial.view[-1]) if self.trials else 0
 
     def water_ul(self) -> float:
+        """This session's water: the trials' and what was given by hand."""
         return float(self.cols.water.view.sum()) + self.hand_water_ul
+
+    def day_water_ul(self) -> float:
+        """The day's water: earlier sessions today and this one."""
+        return self.earlier_water_ul + self.water_ul()
+
+    def water_target_ul(self) -> float:
+        return float(self.info.get("water_target_ul") or 0.0)
+
+    def day_water_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """The day's water after each trial (a point before the first trial, and the drops
+        and flushes given after the last one), for the water plot."""
+        trials = self.cols.trial.view
+        first = float(trials[0]) - 1 if len(trials) else 0.0
+        given = np.array([a for a, _ in self.hand], dtype=np.float64)
+        volumes = np.array([v for _, v in self.hand], dtype=np.float64)
+        order = np.argsort(given, kind="stable")
+        hand_cum = np.concatenate([[0.0], np.cumsum(volumes[order])])
+        # the hand water given before each trial ended: after_trial < trial
+        at = hand_cum[np.searchsorted(given[order], trials, side="left")]
+        x = np.concatenate([[first], trials, [trials[-1] if len(trials) else first]])
+        before = hand_cum[np.searchsorted(given[order], first, side="right")]
+        y = np.concatenate([[before], np.cumsum(self.cols.water.view) + at, [self.water_ul()]])
+        return x, y + self.earlier_water_ul
+
+    def banners(self) -> list[str]:
+        """What the live view's banner says: the curriculum's move, the water target."""
+        out = []
+        if self.last_switch is not None:
+            out.append(feedback.curriculum(self.last_switch, self.info.get("criteria")))
+        if self.water_reached is not None:
+            out.append(
+                feedback.water(self.day_water_ul(), self.water_target_ul(), self.water_reached)
+            )
+        return out
 
     def timing(self) -> dict[str, float | None]:
         dead = self.cols.dead_ms.view

@@ -1,14 +1,27 @@
 """The live view: the session's plots and its status, redrawn from a :class:`LiveSession`.
 
-Plots (pyqtgraph): trial outcomes (colour per outcome; x above a trial: early lick;
-triangle: free drop), rolling percent correct per side with the context blocks and the
-step's criterion, the lick raster aligned to the go cue for each instructed side, the
-early-lick rate, the first-lick latency histogram and the water given against the
-session's target. The status panel: trial, state, context, the runner's status, the
-microscope, timing QC (dead time between trials, the device link).
+Plots (pyqtgraph), each with its axes labelled (units in brackets) and a legend beside
+it, never over the traces:
+
+- outcomes of the last :data:`WINDOW` trials, as Bpod's outcome plot: one marker per
+  trial on its instructed side (hit: blue circle, error: vermillion cross, no response:
+  grey square), an early-lick bar outside the row, a free-drop triangle inside it, and the
+  trial(s) on the device (running or queued) as open circles; the window slides, so the
+  newest trials stay readable after thousands;
+- rolling percent correct (all, left, right) over the session, the context blocks and the
+  step's criterion as a labelled line;
+- the lick raster aligned to the go cue for each instructed side, the first-lick latency
+  histogram, the early-lick rate, and the day's water (earlier sessions today + this one)
+  against the target.
+
+Colours are Okabe-Ito (colour-blind safe) and the outcomes also differ by shape. Trial and
+count axes have whole-number ticks. Before the first trial every plot has a fixed range
+and says it is waiting. A banner above the plots says when the curriculum moved on and
+when the day's water target is reached.
 
 Every plot is one or a few items whose data is replaced at each redraw (numpy arrays, no
-per-point objects), so a redraw costs the same whatever happened since the last one.
+per-point objects); the outcome plot draws only its window, so a redraw costs the same
+whatever happened since the last one.
 """
 
 from __future__ import annotations
@@ -17,46 +30,37 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtWidgets
+from PyQt6 import QtCore, QtWidgets
 
-from gui.livedata import LiveSession
+from gui.livedata import OUTCOMES, LiveSession
+from gui.plotkit import (
+    BLACK,
+    BLUE,
+    COLOURS,
+    CONTEXT_COLOURS,
+    GREEN,
+    GREY,
+    LATENCY_MAX_S,
+    LICK_COLOURS,
+    NAMES,
+    SKY,
+    SYMBOLS,
+    VERMILLION,
+    WAITING,
+    WINDOW,
+    curve,
+    legend,
+    line,
+    markers,
+    pin,
+    plot_item,
+    session_range,
+    ticks,
+    trial_range,
+)
+from gui.status import StatusPanel
 
-COLOURS = {"hit": "#2ca02c", "error": "#d62728", "no_response": "#9e9e9e"}
-LICK_COLOURS = ("#1f77b4", "#ff7f0e")  # left lick, right lick
-CONTEXT_COLOURS = ("#e8f0fe", "#fdeee6", "#e9f7ec", "#f5ebfa", "#fff8e1")
-LINK_LATE_S = 5.0
-SIDE_WIDTH = 440  # no message for this long while a session runs: the link is suspect
-
-
-def _plot(
-    layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, **kw: object
-) -> pg.PlotItem:
-    plot: pg.PlotItem = layout.addPlot(row=row, col=col, title=title, **kw)
-    plot.showGrid(x=False, y=False)
-    plot.setMenuEnabled(False)
-    return plot
-
-
-def _curve(plot: pg.PlotItem, pen: object, **kw: object) -> pg.PlotCurveItem:
-    """A bare curve (no PlotDataItem layer: a third of the cost of replacing its data)."""
-    item = pg.PlotCurveItem(pen=pen, skipFiniteCheck=True, **kw)
-    plot.addItem(item)
-    return item
-
-
-def _ticks(item: pg.PlotCurveItem, x: np.ndarray, y: np.ndarray, half: float) -> None:
-    """Vertical ticks of height ``2 * half`` centred on the points."""
-    if len(x) == 0:
-        item.setData(np.zeros(0), np.zeros(0))
-        return
-    item.setData(np.repeat(x, 2), np.column_stack([y - half, y + half]).ravel(), connect="pairs")
-
-
-def _line(item: pg.PlotCurveItem, x: np.ndarray, y: np.ndarray) -> None:
-    """A rolling percentage: NaN only before its first value, which is where it starts."""
-    finite = np.flatnonzero(~np.isnan(y))
-    first = finite[0] if len(finite) else len(y)
-    item.setData(x[first:], y[first:])
+SIDE_WIDTH = 440
 
 
 class LiveView(QtWidgets.QWidget):
@@ -67,17 +71,32 @@ class LiveView(QtWidgets.QWidget):
         # no antialiasing anywhere: the view need not widen each item's repaint by a pixel
         flags = QtWidgets.QGraphicsView.OptimizationFlag
         self.layout_widget.setOptimizationFlag(flags.DontAdjustForAntialiasing, True)
-        self.status = self._status_panel()
+        self.banner = QtWidgets.QLabel("")
+        self.banner.setObjectName("live_banner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(
+            "QLabel { background: #F0E442; color: black; font-weight: bold; padding: 4px; }"
+        )
+        self.banner.setVisible(False)
+        self.status = StatusPanel()
+        self.fields = self.status.fields
         box = QtWidgets.QHBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.layout_widget, 1)
+        plots = QtWidgets.QVBoxLayout()
+        plots.setContentsMargins(0, 0, 0, 0)
+        plots.setSpacing(0)
+        plots.addWidget(self.banner)
+        plots.addWidget(self.layout_widget, 1)
+        box.addLayout(plots, 1)
         column = QtWidgets.QWidget()
         column.setFixedWidth(SIDE_WIDTH)
         self.side = QtWidgets.QVBoxLayout(column)  # the window adds its controls below
         self.side.setContentsMargins(0, 0, 0, 0)
         self.side.addWidget(self.status)
         box.addWidget(column)
+        self.waiting: list[pg.TextItem] = []
         self._build_plots()
+        self._empty_ranges()
         self._drawn_version = -1
         self._drawn_plots = -1
         self.plots_changed = False  # what the last redraw changed: plots, or labels only
@@ -85,77 +104,131 @@ class LiveView(QtWidgets.QWidget):
         self.redraw_s: list[float] = []
 
     # -- construction -------------------------------------------------------------------------
-    def _status_panel(self) -> QtWidgets.QWidget:
-        panel = QtWidgets.QGroupBox("Now")
-        form = QtWidgets.QFormLayout(panel)
-        self.fields: dict[str, QtWidgets.QLabel] = {}
-        for key, text in (
-            ("subject", "Subject"),
-            ("status", "Session"),
-            ("trial", "Trial"),
-            ("state", "State"),
-            ("context", "Context"),
-            ("correct", "Correct (last 100)"),
-            ("water", "Water"),
-            ("microscope", "Microscope"),
-            ("dead", "Dead time"),
-            ("link", "Device link"),
-        ):
-            label = QtWidgets.QLabel("-")
-            label.setObjectName(f"status_{key}")
-            label.setWordWrap(True)
-            form.addRow(text, label)
-            self.fields[key] = label
-        return panel
+    def _wait_text(self, plot: pg.PlotItem) -> None:
+        text = pg.TextItem(WAITING, color="#666666", anchor=(0.5, 0.5))
+        plot.addItem(text)
+        self.waiting.append(text)
 
     def _build_plots(self) -> None:
         lw = self.layout_widget
-        self.p_outcome = _plot(lw, 0, 0, "Outcomes (left / right instructed)", colspan=3)
-        self.p_outcome.setYRange(-1.6, 1.6)
-        self.p_outcome.getAxis("left").setTicks([[(-1, "L"), (1, "R")]])
-        # ticks (line pairs), not symbols: thousands of them redraw in a millisecond or two
+        self.p_outcome = plot_item(
+            lw, 0, 0, f"Outcomes, last {WINDOW} trials", "trial", "instructed side",
+            whole_x=True, colspan=3,
+        )  # fmt: skip
+        self.p_outcome.getAxis("left").setTicks([[(-1, "left"), (1, "right")]])
         self.outcome_items = {
-            name: _curve(self.p_outcome, pg.mkPen(colour), connect="pairs")
-            for name, colour in COLOURS.items()
+            name: markers(self.p_outcome, SYMBOLS[name], COLOURS[name]) for name in OUTCOMES
         }
-        self.early_item = _curve(self.p_outcome, pg.mkPen("#000000"), connect="pairs")
-        self.drop_item = _curve(self.p_outcome, pg.mkPen("#1f77b4"), connect="pairs")
-
-        self.p_correct = _plot(lw, 1, 0, "Percent correct (rolling 100)", colspan=3)
-        self.p_correct.setYRange(0, 100)
-        self.p_correct.setXLink(self.p_outcome)
-        self.p_correct.addLegend(offset=(-5, -5))  # bottom right: clear of the block labels
-        self.pc_all = _curve(self.p_correct, pg.mkPen("k"), name="all")
-        self.pc_left = _curve(self.p_correct, pg.mkPen(LICK_COLOURS[0]), name="left")
-        self.pc_right = _curve(self.p_correct, pg.mkPen(LICK_COLOURS[1]), name="right")
-        self.criterion_line = pg.InfiniteLine(
-            angle=0, pen=pg.mkPen("#555555", style=pg.QtCore.Qt.PenStyle.DashLine)
+        self.early_item = markers(self.p_outcome, "|", BLACK, 10)
+        self.drop_item = markers(self.p_outcome, "t1", GREEN, 8)
+        self.next_item = pg.ScatterPlotItem(
+            symbol="o", size=11, pen=pg.mkPen(BLACK, width=1.5), brush=pg.mkBrush(None)
         )
+        self.p_outcome.addItem(self.next_item)
+        self.outcome_legend = legend(lw, 0, 3)
+        for name, item in self.outcome_items.items():
+            self.outcome_legend.addItem(item, NAMES[name])
+        self.outcome_legend.addItem(self.early_item, "early lick")
+        self.outcome_legend.addItem(self.drop_item, "free drop given")
+        self.outcome_legend.addItem(self.next_item, "on the device")
+        self._wait_text(self.p_outcome)
+
+        self.p_correct = plot_item(
+            lw, 1, 0, "Percent correct (rolling 100 responded trials)", "trial", "correct (%)",
+            whole_x=True, colspan=3,
+        )  # fmt: skip
+        self.pc_all = curve(self.p_correct, pg.mkPen(BLACK, width=2))
+        self.pc_left = curve(self.p_correct, pg.mkPen(LICK_COLOURS[0], width=1.5))
+        right_pen = pg.mkPen(LICK_COLOURS[1], width=1.5, style=QtCore.Qt.PenStyle.DashLine)
+        self.pc_right = curve(self.p_correct, right_pen)
+        criterion_pen = pg.mkPen("#444444", width=1, style=QtCore.Qt.PenStyle.DotLine)
+        self.criterion_line = pg.InfiniteLine(
+            angle=0, pen=criterion_pen, label="criterion {value:.0f} %",
+            labelOpts={"position": 0.99, "color": "#444444", "anchors": [(1, 1), (1, 1)]},
+        )  # fmt: skip
         self.p_correct.addItem(self.criterion_line)
+        self.correct_legend = legend(lw, 1, 3)
+        self.correct_legend.addItem(self.pc_all, "all")
+        self.correct_legend.addItem(self.pc_left, "left instructed")
+        self.correct_legend.addItem(self.pc_right, "right instructed")
+        self._criterion_sample = pg.PlotCurveItem(pen=criterion_pen)
+        self.correct_legend.addItem(self._criterion_sample, "criterion to move on")
         self.context_regions: list[pg.LinearRegionItem] = []
         self.context_texts: list[pg.TextItem] = []
+        self._wait_text(self.p_correct)
 
         self.rasters = {}
         for col, side in enumerate(("left", "right")):
-            plot = _plot(lw, 2, col, f"Licks, {side} instructed (s from go cue)")
+            plot = plot_item(
+                lw, 2, col, f"Licks, {side} instructed", "time from go cue (s)",
+                f"{side} trial (count)", whole_y=True,
+            )  # fmt: skip
             plot.addLine(x=0, pen=pg.mkPen("#555555"))
-            items = tuple(_curve(plot, pg.mkPen(c), connect="pairs") for c in LICK_COLOURS)
+            items = tuple(curve(plot, pg.mkPen(c), connect="pairs") for c in LICK_COLOURS)
             self.rasters[side] = (plot, items)
-        self.p_latency = _plot(lw, 2, 2, "First-lick latency (s)")
+            self._wait_text(plot)
+        self.p_latency = plot_item(
+            lw, 2, 2, "First-lick latency", "time from go cue (s)", "trials", whole_y=True
+        )
         self.latency_item = pg.PlotCurveItem(
-            [0.0, 2.0], [0.0], stepMode="center", fillLevel=0, brush=(100, 100, 200, 120), pen="k"
-        )
+            [0.0, LATENCY_MAX_S], [0.0], stepMode="center", fillLevel=0,
+            brush=pg.mkBrush(SKY), pen=pg.mkPen(BLUE),
+        )  # fmt: skip
         self.p_latency.addItem(self.latency_item)
+        self._wait_text(self.p_latency)
+        self.lick_legend = legend(lw, 2, 3)
+        self.lick_legend.addItem(self.rasters["left"][1][0], "left lick")
+        self.lick_legend.addItem(self.rasters["left"][1][1], "right lick")
+        self._go_sample = pg.PlotCurveItem(pen=pg.mkPen("#555555"))
+        self.lick_legend.addItem(self._go_sample, "go cue (time 0)")
 
-        self.p_early = _plot(lw, 3, 0, "Early licks (% of responded, rolling 100)")
-        self.p_early.setYRange(0, 100)
-        self.early_curve = _curve(self.p_early, pg.mkPen("#8c564b"))
-        self.p_water = _plot(lw, 3, 1, "Water (uL) vs target", colspan=2)
-        self.water_curve = _curve(self.p_water, pg.mkPen("#1f77b4"))
+        self.p_early = plot_item(
+            lw, 3, 0, "Early licks (rolling 100)", "trial", "early (% of responded)",
+            whole_x=True,
+        )  # fmt: skip
+        self.early_curve = curve(self.p_early, pg.mkPen(BLACK, width=1.5))
+        self._wait_text(self.p_early)
+        self.p_water = plot_item(
+            lw, 3, 1, "Water today (earlier sessions + this one)", "trial", "water (µL)",
+            whole_x=True, colspan=2,
+        )  # fmt: skip
+        self.water_curve = curve(self.p_water, pg.mkPen(BLUE, width=2))
+        target_pen = pg.mkPen(VERMILLION, width=1, style=QtCore.Qt.PenStyle.DashLine)
         self.target_line = pg.InfiniteLine(
-            angle=0, pen=pg.mkPen("#1f77b4", style=pg.QtCore.Qt.PenStyle.DashLine)
-        )
+            angle=0, pen=target_pen, label="target {value:,.0f} µL",
+            labelOpts={"position": 0.02, "color": VERMILLION, "anchors": [(0, 1), (0, 1)]},
+        )  # fmt: skip
         self.p_water.addItem(self.target_line)
+        self.earlier_line = pg.InfiniteLine(
+            angle=0, pen=pg.mkPen(GREY, width=1, style=QtCore.Qt.PenStyle.DotLine),
+            label="earlier today {value:,.0f} µL",
+            labelOpts={"position": 0.98, "color": "#555555", "anchors": [(1, 0), (1, 0)]},
+        )  # fmt: skip
+        self.p_water.addItem(self.earlier_line)
+        self.water_legend = legend(lw, 3, 3)
+        self.water_legend.addItem(self.water_curve, "water today")
+        self._target_sample = pg.PlotCurveItem(pen=target_pen)
+        self.water_legend.addItem(self._target_sample, "the day's target")
+        self._wait_text(self.p_water)
+        for cell in (self.outcome_legend, self.correct_legend, self.lick_legend,
+                       self.water_legend):  # fmt: skip
+            pin(lw, cell)
+
+    def _empty_ranges(self) -> None:
+        """Fixed, sensible ranges before the first trial (never 0-1 or 999.6-1000.4)."""
+        lo, hi = trial_range(0)
+        self.p_outcome.setRange(xRange=(lo, hi), yRange=(-1.6, 1.6), padding=0)
+        for plot in (self.p_correct, self.p_early):
+            plot.setRange(xRange=(0, WINDOW), yRange=(0, 100), padding=0)
+        for plot, _ in self.rasters.values():
+            plot.setRange(xRange=(-2, 2), yRange=(0, 10), padding=0)
+        self.p_latency.setRange(xRange=(0, LATENCY_MAX_S), yRange=(0, 10), padding=0)
+        self.p_water.setRange(xRange=(0, WINDOW), yRange=(0, 1000), padding=0)
+        for text in self.waiting:
+            view = text.getViewBox()
+            if view is not None:
+                (x0, x1), (y0, y1) = view.viewRange()
+                text.setPos((x0 + x1) / 2, (y0 + y1) / 2)
 
     # -- redraw -----------------------------------------------------------------------------
     def redraw(self, live: LiveSession, *, force: bool = False) -> bool:
@@ -174,19 +247,19 @@ class LiveView(QtWidgets.QWidget):
         self.plots_changed = True
         self._drawn_plots = live.plot_version
         a = self._arrays = live.arrays()
+        empty = live.trials == 0
+        for text in self.waiting:
+            text.setVisible(empty)
+        if empty:
+            self._empty_ranges()
+        self._draw_outcomes(live, a)
         x = a["trial"]
-        y = np.where(a["right"], 1.0, -1.0)
-        for index, item in enumerate(self.outcome_items.values()):
-            sel = a["outcome"] == index
-            _ticks(item, x[sel], y[sel], 0.25)
-        _ticks(self.early_item, x[a["early"]], y[a["early"]] * 1.4, 0.1)
-        _ticks(self.drop_item, x[a["free_drop"]], y[a["free_drop"]] * 0.6, 0.1)
-        for curve, key in (
+        for pc_curve, key in (
             (self.pc_all, "pc"),
             (self.pc_left, "pc_left"),
             (self.pc_right, "pc_right"),
         ):
-            _line(curve, x, a[key])
+            line(pc_curve, x, a[key])
         criterion = live.criterion()
         self.criterion_line.setVisible(criterion is not None)
         if criterion is not None:
@@ -194,14 +267,60 @@ class LiveView(QtWidgets.QWidget):
         self._draw_contexts(live)
         self._draw_rasters(live)
         latency = a["latency"][~np.isnan(a["latency"])]
-        counts, edges = np.histogram(latency, bins=np.linspace(0, 2.0, 41))
+        counts, edges = np.histogram(latency, bins=np.linspace(0, LATENCY_MAX_S, 41))
         self.latency_item.setData(edges, counts)
-        _line(self.early_curve, x, a["early_pc"])
-        self.water_curve.setData(x, a["water"] + live.hand_water_ul)
-        self.target_line.setValue(float(live.info.get("water_target_ul", 1000.0)))
+        line(self.early_curve, x, a["early_pc"])
+        self._draw_water(live)
+        if not empty:
+            lo, hi = session_range(live)
+            for plot in (self.p_correct, self.p_early):
+                plot.setRange(xRange=(lo, hi), yRange=(0, 105), padding=0)
+            top = max(10, int(counts.max()) + 1) if len(counts) else 10
+            self.p_latency.setRange(xRange=(0, LATENCY_MAX_S), yRange=(0, top), padding=0)
         self._update_status(live, a)
         self.redraw_s.append(time.perf_counter() - t0)
         return True
+
+    def _draw_outcomes(self, live: LiveSession, a: dict[str, np.ndarray]) -> None:
+        upcoming = live.upcoming
+        newest = max([live.last_trial(), *upcoming])
+        lo, hi = trial_range(newest)
+        self.p_outcome.setRange(xRange=(lo, hi), yRange=(-1.6, 1.6), padding=0)
+        start = int(np.searchsorted(a["trial"], lo))  # only the window is drawn
+        x = a["trial"][start:]
+        y = np.where(a["right"][start:], 1.0, -1.0)
+        outcome = a["outcome"][start:]
+        for index, item in enumerate(self.outcome_items.values()):
+            sel = outcome == index
+            item.setData(x[sel], y[sel])
+        early, drop = a["early"][start:], a["free_drop"][start:]
+        self.early_item.setData(x[early], y[early] * 1.35)
+        self.drop_item.setData(x[drop], y[drop] * 0.65)
+        trials = sorted(upcoming)
+        self.next_item.setData(
+            np.array(trials, dtype=float),
+            np.array([1.0 if upcoming[t] == "right" else -1.0 for t in trials]),
+        )
+
+    def _draw_water(self, live: LiveSession) -> None:
+        x, y = live.day_water_curve()
+        if live.trials:
+            self.water_curve.setData(x, y)
+        else:
+            self.water_curve.setData(np.zeros(0), np.zeros(0))
+        target = live.water_target_ul()
+        self.target_line.setVisible(target > 0)
+        self._target_sample.setVisible(target > 0)
+        if target > 0:
+            self.target_line.setValue(target)
+        earlier = live.earlier_water_ul
+        self.earlier_line.setVisible(earlier > 0)
+        if earlier > 0:
+            self.earlier_line.setValue(earlier)
+        lo, hi = session_range(live)
+        water = float(y.max()) if live.trials else 0.0
+        top = max(target if target > 0 else 1000.0, water) * 1.12  # the target in sight
+        self.p_water.setRange(xRange=(lo, hi), yRange=(0, top), padding=0)
 
     def paint_now(self) -> None:
         """Paint what the last redraw changed, now (not at the next idle moment)."""
@@ -230,51 +349,25 @@ class LiveView(QtWidgets.QWidget):
                 region.setRegion((first - 0.5, last + 0.5))
                 region.setBrush(pg.mkBrush(CONTEXT_COLOURS[i % len(CONTEXT_COLOURS)]))
                 self.context_texts[i].setText(label)
-                self.context_texts[i].setPos(first, 100)
+                self.context_texts[i].setPos(first, 105)
 
     def _draw_rasters(self, live: LiveSession) -> None:
-        for side, (_, items) in self.rasters.items():
+        for side, (plot, items) in self.rasters.items():
             raster = live.raster[side]
             xs, rows, sides = raster.x.view, raster.row.view, raster.side.view
             for lick_side, item in enumerate(items):
                 sel = sides == lick_side
-                _ticks(item, xs[sel], rows[sel], 0.4)
+                ticks(item, xs[sel], rows[sel], 0.4)
+            if live.trials:
+                x0 = max(-6.0, min(-1.0, float(xs.min()) - 0.2)) if len(xs) else -2.0
+                x1 = min(6.0, max(2.0, float(xs.max()) + 0.2)) if len(xs) else 2.0
+                plot.setRange(xRange=(x0, x1), yRange=(0, max(10, raster.rows + 1)), padding=0)
 
     def _update_status(self, live: LiveSession, a: dict[str, np.ndarray]) -> None:
-        f = self.fields
-        started = live.started
-        f["subject"].setText(started.subject if started else "-")
-        f["status"].setText(live.status)
-        planned = live.info.get("trials")
-        f["trial"].setText(f"{live.trial}" + (f" of {planned}" if planned else ""))
-        f["state"].setText(live.state or "-")
-        f["context"].setText(live.label or "-")
-
-        def last(key: str) -> float:
-            values = a.get(key)
-            return float(values[-1]) if values is not None and len(values) else np.nan
-
-        pc, left, right = last("pc"), last("pc_left"), last("pc_right")
-        f["correct"].setText(
-            "-" if np.isnan(pc) else f"{pc:.0f} % (L {left:.0f}, R {right:.0f})".replace("nan", "-")
-        )
-        target = float(live.info.get("water_target_ul", 1000.0))
-        f["water"].setText(
-            f"{live.water_ul():.0f} of {target:.0f} uL (by hand {live.hand_water_ul:.1f})"
-        )
-        scope = live.info.get("microscope", "none on this rig")
-        f["microscope"].setText(scope + (f"; {live.frames} frames" if live.frames else ""))
-        timing = live.timing()
-        last, worst = timing["dead_ms_last"], timing["dead_ms_max"]
-        f["dead"].setText("-" if last is None else f"{last:.1f} ms (max {worst:.1f} ms)")
-        self._update_link(live)
+        self.status.update_from(live, a)
+        banners = live.banners()
+        self.banner.setText("\n".join(banners))
+        self.banner.setVisible(bool(banners))
 
     def _update_link(self, live: LiveSession) -> None:
-        if live.started is None or live.ended is not None:
-            text = "-" if live.ended is None else "session ended"
-        else:
-            silent = time.monotonic() - live.last_mono
-            text = "ok" if silent < LINK_LATE_S else f"no event for {silent:.0f} s"
-            if live.status == "paused":
-                text = "ok (paused)"
-        self.fields["link"].setText(text)
+        self.status.update_link(live)
