@@ -17,6 +17,7 @@ from gui.controls import ControlPanel
 from gui.launcher import Launcher
 from gui.livedata import LiveSession
 from gui.liveview import LiveView
+from gui.manual import ManualDialog
 from gui.session_end import SessionEndDialog
 from rig.bus import OperatorActed, RunnerStatus, SessionEnded, SessionStarted
 from rig.control.client import ControllerClient, ControllerError, EventStream
@@ -62,6 +63,10 @@ class MainWindow(QtWidgets.QMainWindow):
         action = QtGui.QAction("Calibrate valves...", self)
         action.triggered.connect(self.calibrate)
         menu.addAction(action)
+        action = QtGui.QAction("Valves, tones and pole by hand...", self)
+        action.triggered.connect(self.manual_panel)
+        menu.addAction(action)
+        self.manual_dialog: ManualDialog | None = None
         self.resize(1500, 950)
 
     def start(self) -> None:
@@ -110,6 +115,13 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog = CalibrationDialog(self.client, self)
         dialog.show()
         return dialog
+
+    def manual_panel(self) -> ManualDialog:
+        if self.manual_dialog is None:
+            self.manual_dialog = ManualDialog(self.client, self)
+        self.manual_dialog.show()
+        self.manual_dialog.raise_()
+        return self.manual_dialog
 
     def ask_on_close(self) -> str:
         """ "stop", "leave" or "cancel" (a dialog; tests replace this method)."""

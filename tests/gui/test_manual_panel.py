@@ -109,3 +109,18 @@ def test_during_a_session_drop_and_flush_are_the_session_s(
         x["outcome"] == "refused" for x in lines(controller.data_dir / ".rig/sim/operator.jsonl")
     )
     client.close()
+
+
+def test_the_rig_menu_opens_the_manual_panel(qtbot: QtBot, controller: RunningController) -> None:
+    from gui.window import MainWindow
+
+    window = MainWindow(ControllerClient(controller.endpoint))
+    qtbot.addWidget(window)
+    window.start()
+    menu = window.menuBar().actions()[0].menu()
+    assert menu is not None
+    (entry,) = (a for a in menu.actions() if a.text() == "Valves, tones and pole by hand...")
+    entry.trigger()
+    assert window.manual_dialog is not None and window.manual_dialog.isVisible()
+    entry.trigger()  # once more: the same panel, not a second one
+    assert len(window.findChildren(ManualDialog)) == 1
