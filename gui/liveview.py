@@ -130,16 +130,16 @@ class LiveView(QtWidgets.QWidget):
             self.outcome_legend.addItem(item, NAMES[name])
         self.outcome_legend.addItem(self.early_item, "early lick")
         self.outcome_legend.addItem(self.drop_item, "free drop given")
-        self.outcome_legend.addItem(self.next_item, "on the device")
+        self.outcome_legend.addItem(self.next_item, "running or next")
         self._wait_text(self.p_outcome)
 
         self.p_correct = plot_item(
             lw, 1, 0, "Percent correct (rolling 100 responded trials)", "trial", "correct (%)",
             whole_x=True, colspan=3,
         )  # fmt: skip
-        self.pc_all = curve(self.p_correct, pg.mkPen(BLACK, width=2))
-        self.pc_left = curve(self.p_correct, pg.mkPen(LICK_COLOURS[0], width=1.5))
-        right_pen = pg.mkPen(LICK_COLOURS[1], width=1.5, style=QtCore.Qt.PenStyle.DashLine)
+        self.pc_all = curve(self.p_correct, pg.mkPen(BLACK))
+        self.pc_left = curve(self.p_correct, pg.mkPen(LICK_COLOURS[0]))
+        right_pen = pg.mkPen(LICK_COLOURS[1], style=QtCore.Qt.PenStyle.DashLine)
         self.pc_right = curve(self.p_correct, right_pen)
         criterion_pen = pg.mkPen("#444444", width=1, style=QtCore.Qt.PenStyle.DotLine)
         self.criterion_line = pg.InfiniteLine(
@@ -186,13 +186,13 @@ class LiveView(QtWidgets.QWidget):
             lw, 3, 0, "Early licks (rolling 100)", "trial", "early (% of responded)",
             whole_x=True,
         )  # fmt: skip
-        self.early_curve = curve(self.p_early, pg.mkPen(BLACK, width=1.5))
+        self.early_curve = curve(self.p_early, pg.mkPen(BLACK))
         self._wait_text(self.p_early)
         self.p_water = plot_item(
             lw, 3, 1, "Water today (earlier sessions + this one)", "trial", "water (µL)",
             whole_x=True, colspan=2,
         )  # fmt: skip
-        self.water_curve = curve(self.p_water, pg.mkPen(BLUE, width=2))
+        self.water_curve = curve(self.p_water, pg.mkPen(BLUE))
         target_pen = pg.mkPen(VERMILLION, width=1, style=QtCore.Qt.PenStyle.DashLine)
         self.target_line = pg.InfiniteLine(
             angle=0, pen=target_pen, label="target {value:,.0f} µL",
@@ -332,6 +332,7 @@ class LiveView(QtWidgets.QWidget):
 
     def _draw_contexts(self, live: LiveSession) -> None:
         blocks = live.context_blocks()
+        lo, hi = session_range(live)
         while len(self.context_regions) < len(blocks):
             region = pg.LinearRegionItem(movable=False, pen=pg.mkPen(None))
             region.setZValue(-10)
@@ -348,8 +349,11 @@ class LiveView(QtWidgets.QWidget):
                 first, last, label = blocks[i]
                 region.setRegion((first - 0.5, last + 0.5))
                 region.setBrush(pg.mkBrush(CONTEXT_COLOURS[i % len(CONTEXT_COLOURS)]))
-                self.context_texts[i].setText(label)
-                self.context_texts[i].setPos(first, 105)
+                text = self.context_texts[i]
+                text.setText(label)
+                near_end = first > lo + 0.95 * (hi - lo)  # the label inside the plot, not cut
+                text.setAnchor((1, 0) if near_end else (0, 0))
+                text.setPos(hi if near_end else first, 105)
 
     def _draw_rasters(self, live: LiveSession) -> None:
         for side, (plot, items) in self.rasters.items():

@@ -48,7 +48,7 @@ def _feed(messages: list[Message], until: int | None = None) -> LiveSession:
 def test_legends_and_axis_labels_say_what_is_drawn(qapp: object) -> None:
     view = _view(qapp)
     assert _legend_names(view.outcome_legend) == [
-        "hit", "error", "no response", "early lick", "free drop given", "on the device",
+        "hit", "error", "no response", "early lick", "free drop given", "running or next",
     ]  # fmt: skip
     assert "criterion to move on" in _legend_names(view.correct_legend)
     assert _legend_names(view.lick_legend)[:2] == ["left lick", "right lick"]
