@@ -53,8 +53,8 @@ def test_the_daily_flow_is_recorded(qtbot: QtBot, controller: RunningController)
     # real trials reach the plots
     qtbot.waitUntil(lambda: window.live.trials >= 3, timeout=WAIT_MS)
     window.bridge.pump()  # what the next frame would draw
-    ticks = [item.getData()[0] for item in window.view.outcome_items.values()]
-    assert sum(0 if x is None else len(x) for x in ticks) == 2 * window.live.trials  # 1 tick each
+    marks = [item.getData()[0] for item in window.view.outcome_items.values()]
+    assert sum(0 if x is None else len(x) for x in marks) == window.live.trials  # 1 mark each
     assert window.view.fields["subject"].text() == "M042"
 
     # a drop by hand, a context switch with a reason
