@@ -41,6 +41,7 @@ EDITABLE_PATHS = (
     "trial_selection.max_same",
 )
 FLUSH_S = 2.0
+STATUS_OF = {"stop": "stopping", "pause": "pausing", "abort": "aborting"}  # an action's status
 
 
 def _parse(text: str) -> Any:
@@ -63,6 +64,7 @@ class ControlPanel(QtWidgets.QGroupBox):
         self.paused = False
         self.steps: list[str] = []  # the curriculum's step labels (from SessionStarted)
         self.planned: int | None = None  # the session's planned trials
+        self._acted = ""  # the last command the runner applied
         grid = QtWidgets.QGridLayout(self)
         self.buttons: dict[str, QtWidgets.QPushButton] = {}
 
@@ -153,10 +155,12 @@ class ControlPanel(QtWidgets.QGroupBox):
             self.set_steps(self.steps, event.to_step)
         elif isinstance(event, OperatorActed):
             self.say(feedback.acted(event, self.steps))
+            self._acted = "" if "refused" in event.detail else event.action
         elif isinstance(event, RunnerStatus):
             self.set_paused(event.status in ("pausing", "paused"))
             sentence = feedback.status(event)
-            if sentence is not None:
+            # "stopping" after the operator's Stop: the Stop's own sentence says more
+            if sentence is not None and STATUS_OF.get(self._acted) != event.status:
                 self.say(sentence)
         elif isinstance(event, SessionEnded):
             self.say(feedback.ended(event, self.planned))

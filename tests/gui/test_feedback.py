@@ -115,6 +115,8 @@ def test_the_panel_says_what_happens(qapp: object) -> None:
     panel.send("drop", side="left")
     assert panel.feedback.text() == "Refused: drop: the session is being aborted"
     panel.on_event(_acted("stop", {}, after=23))
+    panel.on_event(RunnerStatus("stopping", 23))  # says less than the Stop's sentence
+    assert panel.feedback.text().startswith("stopping after trial 23: ")
     panel.on_event(SessionEnded("completed", {"trials": 23, "ended_by": "operator"}))
     assert panel.feedback.text() == "stopped by the operator after 23 of 1,000"
 
