@@ -19,7 +19,7 @@ from gui.livedata import LiveSession
 from gui.liveview import LiveView
 from gui.manual import ManualDialog
 from gui.session_end import SessionEndDialog
-from rig.bus import OperatorActed, RunnerStatus, SessionEnded, SessionStarted
+from rig.bus import SessionEnded, SessionStarted
 from rig.control.client import ControllerClient, ControllerError, EventStream
 from rig.control.wire import Message
 
@@ -93,19 +93,15 @@ class MainWindow(QtWidgets.QMainWindow):
         event = m.event
         if isinstance(event, SessionStarted):
             self.show_live()
-            self.controls.set_steps(event.info.get("steps", []), int(event.info.get("step", 0)))
-        elif isinstance(event, RunnerStatus):
-            paused = event.status in ("pausing", "paused")
-            self.controls.paused = paused
-            self.controls.buttons["pause"].setText("Resume" if paused else "Pause")
-        elif isinstance(event, OperatorActed) and "refused" in event.detail:
-            self.controls.feedback.setText(f"refused: {event.detail['refused']}")
+        self.controls.on_event(event)
 
     def on_session_ended(self, ended: SessionEnded) -> None:
         self.new_session.setEnabled(True)
         started = self.live.started
         session_dir = started.session_dir if started is not None else ""
-        self.end_dialog = SessionEndDialog(self.client, ended, session_dir, self)
+        self.end_dialog = SessionEndDialog(
+            self.client, ended, session_dir, self, info=self.live.info
+        )
         self.end_dialog.setModal(False)
         if self.closing:  # the operator asked to close: the end form, then the window goes
             self.end_dialog.finished.connect(lambda _: self.close())
@@ -151,10 +147,10 @@ class MainWindow(QtWidgets.QMainWindow):
         except ControllerError as exc:
             if "did not answer" in str(exc):
                 return False
-            self.controls.feedback.setText(f"Refused: {exc}")
+            self.controls.say(f"Refused: {exc}")
             return True  # the window stays; the operator sees why
         self.closing = True
-        self.controls.feedback.setText(
+        self.controls.say(
             "Stopping after the running trial; the end form follows, then the window closes."
         )
         return True

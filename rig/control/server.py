@@ -46,7 +46,7 @@ from rig.schema.protocol import Protocol
 from rig.session.history import check_subject_id
 from rig.session.operator import Inbox, OperatorError, check_command
 from rig.session.recorder import annotate_session
-from rig.session.session import SessionRequest, run_session
+from rig.session.session import SIGNAL_STOP, SessionRequest, run_session
 from rig.session.today import subjects, suggest
 from rig.subjects.registry import Registry
 from rig.sync.curve import Guard, listen_safely, require_key
@@ -174,7 +174,7 @@ class Controller:
         """Stop the running session (its trials end, the device's force-exit follows) and
         the calibration's pulses, and wait for them: nothing runs on with no host."""
         if self._inbox is not None:  # shut down mid-session: stop it, keep its data
-            self._inbox.put(check_command("stop", {}))
+            self._inbox.put(check_command("stop", dict(SIGNAL_STOP)))  # not the operator's
         self._bench.stop()
         if self._thread is not None:
             self._thread.join()

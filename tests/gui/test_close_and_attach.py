@@ -65,6 +65,9 @@ def test_leave_then_attach_then_stop(qtbot: QtBot, controller: RunningController
     second.close()  # a second click while stopping: still there, no second stop
     qtbot.waitUntil(lambda: second.end_dialog is not None, timeout=WAIT_MS)
     assert second.isVisible() and closed == []
+    ended = second.live.ended
+    assert ended is not None and ended.status == "completed"  # a stop is not an abort
+    assert ended.summary["ended_by"] == "operator"
     assert second.end_dialog is not None
     second.end_dialog.done(QtWidgets.QDialog.DialogCode.Accepted)  # the form is done
     qtbot.waitUntil(lambda: not second.isVisible(), timeout=5_000)
