@@ -110,6 +110,7 @@ class CalibrationDialog(QtWidgets.QDialog):
         self.plot = pg.PlotWidget(title="Volume per opening (uL) against open time (s)")
         self.plot.setBackground("w")
         self.plot.setLabel("bottom", "open time (s)")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # seconds, not "(x0.001)"
         self.plot.setLabel("left", "volume per opening (uL)")
         self.plot.addLegend(offset=(10, 10))
         self.current_curve = self.plot.plot(pen=pg.mkPen("#9e9e9e"), name="current calibration")

@@ -4,8 +4,9 @@ On a real X server (``make screenshots`` runs it under Xvfb, Qt's xcb platform: 
 pictures are read back from the server) or offscreen, against a real controller (in a
 thread of this process) on the simulated rig, with a scratch data folder: a subject with
 yesterday's session (so the launcher has a suggestion and a parameter that changed), the
-live view mid-session (real simulated trials, stopped in the middle of one) and the
-calibration dialog after the simulated scale weighed each open time.
+live view mid-session (real simulated trials, stopped in the middle of one), the
+calibration dialog after the simulated scale weighed each open time, the manual panel and
+yesterday's end form.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PyQt6 import QtGui, QtWidgets
 
 from gui.replay import simulated_messages
+from rig.bus import SessionEnded, SessionStarted
 from rig.control.client import ControllerClient
 from rig.control.server import Controller
 
-SHOTS = ("launcher.png", "live-view.png", "calibration.png")
+SHOTS = ("launcher.png", "live-view.png", "calibration.png", "manual.png", "end-form.png")
 
 
 def _scratch(root: Path, scratch: Path) -> tuple[Path, Path, Path]:
@@ -55,6 +57,7 @@ def _save(widget: QtWidgets.QWidget, path: Path) -> None:
 
 def take(out_dir: Path, root: Path = Path(".")) -> list[Path]:
     from gui.calibration import CalibrationDialog
+    from gui.session_end import SessionEndDialog
     from gui.window import MainWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
@@ -122,6 +125,20 @@ def take(out_dir: Path, root: Path = Path(".")) -> list[Path]:
         _save(dialog, out_dir / SHOTS[2])
         written.append(out_dir / SHOTS[2])
         dialog.close()
+
+        manual = window.manual_panel()
+        _save(manual, out_dir / SHOTS[3])
+        written.append(out_dir / SHOTS[3])
+        manual.close()
+
+        # yesterday's session as it ended: the end form with its supplement
+        ended = next(m.event for m in reversed(messages) if isinstance(m.event, SessionEnded))
+        started = next(m.event for m in messages if isinstance(m.event, SessionStarted))
+        form = SessionEndDialog(client, ended, started.session_dir, window, info=started.info)
+        form.show()
+        _save(form, out_dir / SHOTS[4])
+        written.append(out_dir / SHOTS[4])
+        form.close()
         window.close()
     finally:
         client.request("shutdown")
