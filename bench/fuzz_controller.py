@@ -52,6 +52,12 @@ SEEDS = [
         {"cmd": "save_calibration", "valve": "valve_left", "points": [[0.01, 1.0], [0.02, 2.1]]},
         {"cmd": "spot_check", "valve": "valve_left", "open_s": 0.02, "pulses": 2, "weight_mg": 4},
         {"cmd": "resume", "session": "/tmp"},
+        {"cmd": "manual", "action": "open", "args": {"side": "left", "ms": 50}},
+        {"cmd": "manual", "action": "flush", "args": {"side": "both", "seconds": 2.0}},
+        {"cmd": "manual", "action": "tone", "args": {"tone": "go_cue", "seconds": 0.5}},
+        {"cmd": "manual", "action": "pole", "args": {"position": "anterior"}},
+        {"cmd": "manual", "action": "stop"},
+        {"cmd": "manual", "action": "status"},
     )
 ]
 

@@ -111,6 +111,9 @@ def main(args: argparse.Namespace) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
 
     def on_close(choice: str) -> None:
+        # the window closed: the process ends (Qt's quit-on-last-window did not always
+        # come: a SIGTERM's close left `rig gui` running with no window)
+        QtCore.QTimer.singleShot(0, app.quit)
         if not rigs_own:
             return  # another PC's (--attach): it goes on, for its own windows
         if choice == "leave":

@@ -24,6 +24,7 @@ import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
 from gui.calibration_table import OPEN, PER, PULSES, WEIGHT, PointsTable
+from gui.widgets import ask_yes_no
 from rig.control.calibration import fit_line, questions
 from rig.control.client import ControllerClient, ControllerError
 
@@ -298,14 +299,7 @@ class CalibrationDialog(QtWidgets.QDialog):
     # -- saving ------------------------------------------------------------------------------
     def ask(self, title: str, text: str) -> bool:
         """Yes or no (a modal dialog; tests replace this method)."""
-        answer = QtWidgets.QMessageBox.question(
-            self,
-            title,
-            text,
-            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
-            QtWidgets.QMessageBox.StandardButton.No,
-        )
-        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+        return ask_yes_no(self, title, text)
 
     def save(self) -> None:
         rows, problems = self.rows()

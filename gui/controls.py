@@ -19,6 +19,7 @@ from typing import Any
 from PyQt6 import QtWidgets
 
 from gui import feedback
+from gui.widgets import ask_yes_no
 from rig.bus import (
     ContextSwitched,
     OperatorActed,
@@ -139,9 +140,9 @@ class ControlPanel(QtWidgets.QGroupBox):
         return True
 
     def ask(self, title: str, text: str) -> bool:
-        """Yes or no from the operator (a modal dialog; tests replace this method)."""
-        answer = QtWidgets.QMessageBox.question(self, title, text)
-        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+        """Yes or no from the operator, No the default (a modal dialog; tests replace this
+        method)."""
+        return ask_yes_no(self, title, text)
 
     def on_event(self, event: object) -> None:
         """What the controller published, for the controls: the steps, the pause button and

@@ -17,7 +17,7 @@ from typing import Any
 from PyQt6 import QtCore, QtWidgets
 
 from gui.day_card import card_text, earlier_sessions, weights_text
-from gui.widgets import WeightEntry
+from gui.widgets import WeightEntry, ask_yes_no
 from rig.control.client import ControllerClient, ControllerError
 from rig.session.day import Weighing, weight_questions
 from rig.session.today import DEFAULT_PROTOCOL
@@ -280,14 +280,7 @@ class Launcher(QtWidgets.QWidget):
 
     def ask(self, title: str, text: str) -> bool:
         """Yes or no from the operator (a dialog; tests replace this method)."""
-        answer = QtWidgets.QMessageBox.question(
-            self,
-            title,
-            text,
-            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
-            QtWidgets.QMessageBox.StandardButton.No,
-        )
-        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+        return ask_yes_no(self, title, text)
 
     def request(self) -> dict[str, Any]:
         req: dict[str, Any] = {

@@ -18,6 +18,7 @@ from typing import Any
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from gui.widgets import ask_yes_no
 from rig.control.client import ControllerClient, ControllerError
 
 SIDES = ("left", "right")
@@ -140,14 +141,7 @@ class ManualDialog(QtWidgets.QDialog):
 
     def ask(self, title: str, text: str) -> bool:
         """Yes or no (a modal dialog; tests replace this method)."""
-        answer = QtWidgets.QMessageBox.question(
-            self,
-            title,
-            text,
-            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
-            QtWidgets.QMessageBox.StandardButton.No,
-        )
-        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+        return ask_yes_no(self, title, text)
 
     def act(self, action: str, **args: Any) -> None:
         """One action of the manual panel (no session), or its refusal, said."""

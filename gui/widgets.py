@@ -57,3 +57,12 @@ class WeightEntry(QtWidgets.QLineEdit):
     def _mark(self) -> None:
         self.setStyleSheet("border: 2px solid #b00020;" if self.problem() else "")
         self.setToolTip(self.problem())
+
+
+def ask_yes_no(parent: QtWidgets.QWidget, title: str, text: str) -> bool:
+    """Yes or no from the operator, No the default (a modal dialog: the forms' ``ask``
+    methods call it, and tests replace those methods)."""
+    buttons = QtWidgets.QMessageBox.StandardButton
+    box = QtWidgets.QMessageBox
+    answer = box.question(parent, title, text, buttons.Yes | buttons.No, buttons.No)
+    return answer == buttons.Yes

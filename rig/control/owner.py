@@ -20,7 +20,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from rig.session.lock import this_command
+from rig.session.lock import locked_contents, this_command
 
 LOCK_NAME = "controller.lock"
 
@@ -54,12 +54,12 @@ class RigTaken(RuntimeError):
         self.owner = owner
 
 
-def _read(fd: int) -> Owner | None:
+def _parse(written: bytes) -> Owner | None:
     try:
-        d = json.loads(os.pread(fd, 4096, 0) or b"null")
+        d = json.loads(written or b"null")
         return Owner(int(d["pid"]), str(d["host"]), str(d["since"]), str(d["command"]),
                      str(d["endpoint"]))  # fmt: skip
-    except (OSError, ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError):
         return None
 
 
@@ -77,8 +77,10 @@ class ControllerLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            owner = _read(fd)
-            os.close(fd)
+            try:
+                owner = _parse(os.pread(fd, 4096, 0))
+            finally:
+                os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise RigTaken(rig, owner) from None
             raise
@@ -100,17 +102,7 @@ class ControllerLock:
 
 def running_controller(data_dir: Path, rig: str) -> Owner | None:
     """The rig's live controller (its lock is held), or ``None``."""
-    try:
-        fd = os.open(rig_folder(data_dir, rig) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    written = locked_contents(rig_folder(data_dir, rig) / LOCK_NAME)
+    if written is None:
         return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
-            return _read(fd) or Owner(0, "?", "?", "?", "")
-        return None
-    finally:
-        os.close(fd)
+    return _parse(written) or Owner(0, "?", "?", "?", "")

@@ -63,12 +63,19 @@ def this_command() -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _read(fd: int) -> Holder | None:
+def _parse(written: bytes) -> Holder | None:
     try:
-        data = json.loads(os.pread(fd, 4096, 0) or b"null")
+        data = json.loads(written or b"null")
         return Holder(int(data["pid"]), str(data["host"]), str(data["since"]),
                       str(data.get("command", "")))  # fmt: skip
-    except (OSError, ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _read(fd: int) -> Holder | None:
+    try:
+        return _parse(os.pread(fd, 4096, 0))
+    except OSError:
         return None
 
 
@@ -128,10 +135,12 @@ class SessionLock:
         self.release()
 
 
-def holder(session_dir: Path) -> Holder | None:
-    """Who holds the session folder's lock now; ``None`` if nobody does (or it has none)."""
+def locked_contents(path: Path) -> bytes | None:
+    """What the process holding ``path``'s ``flock`` wrote in it (``b""`` if nothing yet);
+    ``None`` if nobody holds it (or there is no such file). The probe takes a shared lock
+    for an instant; it never blocks."""
     try:
-        fd = os.open(session_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     try:
@@ -140,7 +149,15 @@ def holder(session_dir: Path) -> Holder | None:
         except OSError as exc:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise
-            return _read(fd) or Holder(0, "?", "?", "a process that has not said who yet")
+            return os.pread(fd, 4096, 0)
         return None  # free (closing the file below lets it go again)
     finally:
         os.close(fd)
+
+
+def holder(session_dir: Path) -> Holder | None:
+    """Who holds the session folder's lock now; ``None`` if nobody does (or it has none)."""
+    written = locked_contents(session_dir / LOCK_FILE)
+    if written is None:
+        return None
+    return _parse(written) or Holder(0, "?", "?", "a process that has not said who yet")

@@ -19,6 +19,15 @@ from tests.gui.conftest import RunningController
 pytestmark = [pytest.mark.realtime]
 
 
+def _plain_rig_gui(controller: RunningController, root: Path) -> subprocess.Popen[str]:
+    """``rig gui`` for the controller's rig, with no endpoint given (offscreen)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "rig.cli", "gui", "--rig", str(controller.hardware),
+         "--protocols", str(root / "protocols"), "--data-dir", str(controller.data_dir)],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 def test_the_rig_lock_names_its_holder_and_goes_with_it(tmp_path: Path) -> None:
     lock = ControllerLock.acquire(tmp_path, "rig-3", "tcp://127.0.0.1:5600")
     owner = running_controller(tmp_path, "rig-3")
@@ -50,11 +59,7 @@ def test_rig_gui_attaches_to_the_running_session(controller: RunningController, 
     client.request("create_subject", subject="A1")
     client.request("start", subject="A1", protocol="tactile_T1.yaml", trials=500,
                    operator="t", weight_g=20.0)  # fmt: skip
-    gui = subprocess.Popen(
-        [sys.executable, "-m", "rig.cli", "gui", "--rig", str(controller.hardware),
-         "--protocols", str(root / "protocols"), "--data-dir", str(controller.data_dir)],
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    gui = _plain_rig_gui(controller, root)
     try:
         assert gui.stdout is not None
         line = gui.stdout.readline()
@@ -74,11 +79,7 @@ def test_closing_the_window_with_no_session_takes_the_rigs_idle_controller(
 ) -> None:
     """Found by the rig's lock on this PC, the controller is the window's to close when no
     session runs (no idle controller left behind by a window that crashed earlier)."""
-    gui = subprocess.Popen(
-        [sys.executable, "-m", "rig.cli", "gui", "--rig", str(controller.hardware),
-         "--protocols", str(root / "protocols"), "--data-dir", str(controller.data_dir)],
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    gui = _plain_rig_gui(controller, root)
     try:
         assert gui.stdout is not None
         assert "attaching" in gui.stdout.readline()

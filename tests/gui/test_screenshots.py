@@ -1,5 +1,6 @@
-"""``make screenshots``: the launcher, the live view mid-session and the calibration
-dialog, photographed offscreen; none of them blank."""
+"""``make screenshots``: the launcher, the live view mid-session, the calibration dialog,
+the manual panel and the end form, photographed (offscreen, and on Xvfb in make test's
+gui-x11 pass); none of them blank."""
 
 from __future__ import annotations
 
@@ -28,5 +29,7 @@ def test_screenshots_are_taken_and_not_blank(qapp: object, root: Path, tmp_path:
     assert [p.name for p in written] == list(SHOTS)
     for path in written:
         image = QtGui.QImage(str(path))
-        assert image.width() >= 900 and image.height() >= 500, path
+        big = path.name in ("launcher.png", "live-view.png")  # the window; else a dialog
+        assert image.width() >= (900 if big else 400), path
+        assert image.height() >= (500 if big else 300), path
         assert colours(path) >= 12, f"{path.name} looks blank"
