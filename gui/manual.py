@@ -26,6 +26,11 @@ SESSION_KEYS = ("drop_left", "drop_right", "flush_left", "flush_right", "flush_b
 TONES = (("go_cue", "Go cue"), ("high", "High tone"), ("low", "Low tone"))
 
 
+POLL_MS = 300  # how often the panel asks how far the action is, while shown
+POLL_WAIT_S = 0.5  # how long it waits for the answer
+RETRY_MS = 5000  # how often once the controller stopped answering
+
+
 class ManualDialog(QtWidgets.QDialog):
     def __init__(self, client: ControllerClient, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,9 +82,8 @@ class ManualDialog(QtWidgets.QDialog):
         self.feedback = self._label("manual_feedback")
         for label in (self.state, self.water, self.feedback):
             outer.addWidget(label)
-        self.timer = QtCore.QTimer(self)
+        self.timer = QtCore.QTimer(self)  # runs while shown (showEvent, hideEvent)
         self.timer.timeout.connect(self.refresh)
-        self.timer.start(300)
         self.refresh()
 
     # -- building ----------------------------------------------------------------------------
@@ -194,13 +198,15 @@ class ManualDialog(QtWidgets.QDialog):
 
     # -- the state ------------------------------------------------------------------------------
     def refresh(self) -> None:
-        try:
-            self.status = self.client.request("manual", action="status")
+        try:  # a short wait: a controller that is gone must not freeze the window
+            self.status = self.client.request("manual", action="status", timeout_s=POLL_WAIT_S)
         except ControllerError as exc:
             self.state.setText(f"The controller does not answer: {exc}")
             for button in self.buttons.values():
                 button.setEnabled(False)
+            self.timer.setInterval(RETRY_MS)  # asked again now and then, not 3 times a second
             return
+        self.timer.setInterval(POLL_MS)
         busy, running = str(self.status.get("busy", "")), str(self.status.get("running", ""))
         for key, button in self.buttons.items():
             if key in ("stop", "pole_out"):
@@ -227,7 +233,7 @@ class ManualDialog(QtWidgets.QDialog):
         )
 
     def showEvent(self, event: QtGui.QShowEvent | None) -> None:
-        self.timer.start(300)
+        self.timer.start(POLL_MS)
         super().showEvent(event)
 
     def hideEvent(self, event: QtGui.QHideEvent | None) -> None:

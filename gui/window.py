@@ -167,6 +167,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 event.ignore()
                 return
             choice = "leave" if choice == "stop" else choice  # the controller is gone
+        if self.manual_dialog is not None:
+            self.manual_dialog.close()  # its polling ends with it
         self.bridge.stop()
         self.stream.close()
         if self.on_close is not None:

@@ -71,6 +71,7 @@ def test_during_a_session_drop_and_flush_are_the_session_s(
     client.request("start", subject="M7", protocol="tactile_T1.yaml", trials=400, weight_g=20)
     dialog = ManualDialog(client)
     qtbot.addWidget(dialog)
+    dialog.show()  # it follows the rig while shown
     assert dialog.session_running()
     assert "A session is running: Drop and Flush go to the session" in dialog.state.text()
     for key in ("open_left", "tone_go_cue", "pole_anterior", "stop"):
@@ -124,3 +125,21 @@ def test_the_rig_menu_opens_the_manual_panel(qtbot: QtBot, controller: RunningCo
     assert window.manual_dialog is not None and window.manual_dialog.isVisible()
     entry.trigger()  # once more: the same panel, not a second one
     assert len(window.findChildren(ManualDialog)) == 1
+    assert window.manual_dialog.timer.isActive()
+    window.close()  # the panel goes with the window, and stops asking the controller
+    assert not window.manual_dialog.isVisible() and not window.manual_dialog.timer.isActive()
+
+
+def test_a_controller_that_is_gone_does_not_freeze_the_panel(qtbot: QtBot, tmp_path: Path) -> None:
+    import time
+
+    from gui.manual import POLL_WAIT_S, RETRY_MS
+
+    client = ControllerClient(f"ipc://{tmp_path}/nobody", timeout_s=10)
+    began = time.monotonic()
+    dialog = ManualDialog(client)  # its first question goes unanswered
+    qtbot.addWidget(dialog)
+    assert time.monotonic() - began < POLL_WAIT_S + 2  # not the client's 10 s
+    assert "The controller does not answer" in dialog.state.text()
+    assert not any(b.isEnabled() for b in dialog.buttons.values())
+    assert dialog.timer.interval() == RETRY_MS  # then asked now and then, not 3 times a second
