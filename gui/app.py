@@ -19,7 +19,9 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
+from types import TracebackType
 
 from PyQt6 import QtCore, QtWidgets
 
@@ -130,6 +132,18 @@ def main(args: argparse.Namespace) -> int:
                     controller.terminate()
 
     window = MainWindow(client, on_close=on_close)
+
+    def unexpected(
+        kind: type[BaseException], error: BaseException, tb: TracebackType | None
+    ) -> None:
+        # an exception out of a slot: PyQt would abort the window (the session goes on in
+        # the controller either way); said on the terminal and in the status bar instead
+        traceback.print_exception(kind, error, tb)
+        window.statusBar().showMessage(
+            f"Unexpected error ({kind.__name__}: {error}); see the terminal"
+        )
+
+    sys.excepthook = unexpected
     window.start()
     window.show()
 

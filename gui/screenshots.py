@@ -127,6 +127,7 @@ def take(out_dir: Path, root: Path = Path(".")) -> list[Path]:
         dialog.close()
 
         manual = window.manual_panel()
+        assert manual is not None
         _save(manual, out_dir / SHOTS[3])
         written.append(out_dir / SHOTS[3])
         manual.close()

@@ -107,14 +107,22 @@ class MainWindow(QtWidgets.QMainWindow):
             self.end_dialog.finished.connect(lambda _: self.close())
         self.end_dialog.show()
 
-    def calibrate(self) -> CalibrationDialog:
-        dialog = CalibrationDialog(self.client, self)
+    def calibrate(self) -> CalibrationDialog | None:
+        try:
+            dialog = CalibrationDialog(self.client, self)
+        except ControllerError as exc:  # never an exception out of a menu's slot
+            self.statusBar().showMessage(f"The calibration cannot open: {exc}")
+            return None
         dialog.show()
         return dialog
 
-    def manual_panel(self) -> ManualDialog:
+    def manual_panel(self) -> ManualDialog | None:
         if self.manual_dialog is None:
-            self.manual_dialog = ManualDialog(self.client, self)
+            try:
+                self.manual_dialog = ManualDialog(self.client, self)
+            except ControllerError as exc:  # never an exception out of a menu's slot
+                self.statusBar().showMessage(f"The manual panel cannot open: {exc}")
+                return None
         self.manual_dialog.show()
         self.manual_dialog.raise_()
         return self.manual_dialog

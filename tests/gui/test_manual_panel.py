@@ -130,16 +130,36 @@ def test_the_rig_menu_opens_the_manual_panel(qtbot: QtBot, controller: RunningCo
     assert not window.manual_dialog.isVisible() and not window.manual_dialog.timer.isActive()
 
 
-def test_a_controller_that_is_gone_does_not_freeze_the_panel(qtbot: QtBot, tmp_path: Path) -> None:
+def test_a_controller_that_is_gone_does_not_freeze_the_panel(
+    qtbot: QtBot, controller: RunningController
+) -> None:
     import time
 
     from gui.manual import POLL_WAIT_S, RETRY_MS
+    from tests.gui.conftest import stop_controller
 
-    client = ControllerClient(f"ipc://{tmp_path}/nobody", timeout_s=10)
-    began = time.monotonic()
-    dialog = ManualDialog(client)  # its first question goes unanswered
+    dialog = ManualDialog(ControllerClient(controller.endpoint, timeout_s=10))
     qtbot.addWidget(dialog)
+    dialog.show()
+    stop_controller(controller)
+    began = time.monotonic()
+    dialog.refresh()  # unanswered
     assert time.monotonic() - began < POLL_WAIT_S + 2  # not the client's 10 s
     assert "The controller does not answer" in dialog.state.text()
     assert not any(b.isEnabled() for b in dialog.buttons.values())
     assert dialog.timer.interval() == RETRY_MS  # then asked now and then, not 3 times a second
+
+
+def test_the_menu_says_why_when_the_controller_is_gone(
+    qtbot: QtBot, controller: RunningController
+) -> None:
+    from gui.window import MainWindow
+    from tests.gui.conftest import stop_controller
+
+    window = MainWindow(ControllerClient(controller.endpoint, timeout_s=2))
+    qtbot.addWidget(window)
+    window.start()
+    stop_controller(controller)
+    assert window.manual_panel() is None and window.calibrate() is None  # no exception
+    assert "cannot open" in window.statusBar().currentMessage()
+    assert "did not answer" in window.statusBar().currentMessage()
