@@ -37,6 +37,8 @@ def start_controller(root: Path, tmp: Path, speed: float, seed: int = 7) -> Runn
 
 
 def stop_controller(running: RunningController) -> None:
+    if running.process.poll() is not None:
+        return  # the test has shut it down already
     client = ControllerClient(running.endpoint, timeout_s=5)
     try:
         client.request("shutdown")
