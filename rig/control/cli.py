@@ -76,6 +76,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             any_client=args.any_client,
         )
         lock = ControllerLock.acquire(data_dir, hardware.name, endpoint)  # before listening
+        taken = _listening_there(endpoint)
+        if taken:
+            lock.release()
+            raise ValueError(
+                f"another controller (rig {taken!r}) listens at {endpoint}: give this rig a "
+                "controller_endpoint of its own in its hardware config"
+            )
     except (LoadError, ValueError, RigTaken, OSError) as exc:
         print(f"rig serve: {exc}", file=sys.stderr)
         return 1
@@ -97,6 +104,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         lock.release()
     return 0
+
+
+def _listening_there(endpoint: str) -> str:
+    """The rig whose controller answers at an ipc endpoint already ("" if none does): a
+    second bind of an ipc path takes it over without a word (tcp refuses by itself)."""
+    from rig.control.client import ControllerClient, ControllerError
+
+    if not endpoint.startswith("ipc://") or not Path(endpoint[6:]).exists():
+        return ""
+    client = ControllerClient(endpoint, timeout_s=0.5)
+    try:
+        return str(client.request("hello").get("rig", "?"))
+    except ControllerError:
+        return ""  # a socket file left behind by a dead controller
+    finally:
+        client.close()
 
 
 def cmd_gui(args: argparse.Namespace) -> int:

@@ -90,3 +90,43 @@ def test_closing_the_window_with_no_session_takes_the_rigs_idle_controller(
     finally:
         if gui.poll() is None:
             gui.kill()
+
+
+def _other_rig(controller: RunningController, tmp_path: Path, endpoint: str) -> list[str]:
+    """``rig serve`` for another rig (its own name and data folder) at ``endpoint``."""
+    other = tmp_path / "other.yaml"
+    other.write_text(controller.hardware.read_text().replace("name: sim", "name: rig-2", 1))
+    return [sys.executable, "-m", "rig.cli", "serve", "--rig", str(other),
+            "--data-dir", str(tmp_path / "other-data"), "--endpoint", endpoint]  # fmt: skip
+
+
+def test_another_rig_cannot_take_over_a_controllers_ipc_endpoint(
+    controller: RunningController, tmp_path: Path
+) -> None:
+    """ZeroMQ binds an ipc path that is in use without a word: the running controller
+    would stop hearing its GUIs."""
+    client = ControllerClient(controller.endpoint)
+    client.request("hello")
+    second = subprocess.run(_other_rig(controller, tmp_path, controller.endpoint),
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert second.returncode == 1
+    assert f"another controller (rig 'sim') listens at {controller.endpoint}" in second.stderr
+    assert client.request("hello")["rig"] == "sim"  # still the first one's
+
+
+def test_another_rig_on_a_taken_tcp_port_says_so(
+    controller: RunningController, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port something else holds
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        second = subprocess.run(
+            _other_rig(controller, tmp_path, f"tcp://127.0.0.1:{port}"),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert second.returncode == 1
+    assert f"cannot listen at tcp://127.0.0.1:{port}" in second.stderr
+    assert "controller_endpoint of its own" in second.stderr
