@@ -56,8 +56,12 @@ class ControllerClient:
     def request(self, cmd: str, *, timeout_s: float | None = None, **args: Any) -> dict[str, Any]:
         timeout_ms = self.timeout_ms if timeout_s is None else int(timeout_s * 1000)
         with self._lock:
-            self._req.send_json({"cmd": cmd, **args})
-            if not self._req.poll(timeout_ms):
+            # a REQ socket with no connection to send on (a CURVE handshake that failed
+            # tears it down) blocks in send for ever: wait for one as long as for the answer
+            sendable = self._req.poll(timeout_ms, zmq.POLLOUT)
+            if sendable:
+                self._req.send_json({"cmd": cmd, **args})
+            if not sendable or not self._req.poll(timeout_ms):
                 self._req.close()
                 self._req = self._connect()
                 raise ControllerError(
