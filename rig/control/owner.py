@@ -11,16 +11,12 @@ in :mod:`rig.session.lock`). ``flock`` is local to this machine.
 
 from __future__ import annotations
 
-import datetime as dt
-import errno
-import fcntl
 import json
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from rig.session.lock import locked_contents, this_command
+from rig.session.lock import LockTaken, i_am, locked_contents, take_lock
 
 LOCK_NAME = "controller.lock"
 
@@ -73,23 +69,10 @@ class ControllerLock:
     def acquire(cls, data_dir: Path, rig: str, endpoint: str) -> ControllerLock:
         folder = rig_folder(data_dir, rig)
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            try:
-                owner = _parse(os.pread(fd, 4096, 0))
-            finally:
-                os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise RigTaken(rig, owner) from None
-            raise
-        me = {"pid": os.getpid(), "host": socket.gethostname(),
-              "since": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-              "command": this_command(), "endpoint": endpoint}  # fmt: skip
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me).encode() + b"\n", 0)
-        return cls(fd)
+            return cls(take_lock(folder / LOCK_NAME, {**i_am(), "endpoint": endpoint}))
+        except LockTaken as taken:
+            raise RigTaken(rig, _parse(taken.written)) from None
 
     def release(self) -> None:
         if self._fd is not None:

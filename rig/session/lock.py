@@ -72,11 +72,50 @@ def _parse(written: bytes) -> Holder | None:
         return None
 
 
-def _read(fd: int) -> Holder | None:
+class LockTaken(Exception):
+    """Another process holds the lock file; ``written``: what it wrote in it."""
+
+    def __init__(self, written: bytes) -> None:
+        super().__init__("the lock is held")
+        self.written = written
+
+
+def take_lock(path: Path, who: dict[str, object]) -> int:
+    """An exclusive ``flock`` on ``path`` (made if missing), with ``who`` written in it as
+    JSON; the file descriptor holds it. :class:`LockTaken` if another process holds it
+    after :data:`RETRY_S` (a probe such as :func:`locked_contents` holds it an instant)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    deadline = time.monotonic() + RETRY_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                os.close(fd)
+                raise
+            if time.monotonic() >= deadline:
+                try:
+                    written = os.pread(fd, 4096, 0)
+                except OSError:
+                    written = b""
+                os.close(fd)
+                raise LockTaken(written) from None
+            time.sleep(0.01)
     try:
-        return _parse(os.pread(fd, 4096, 0))
-    except OSError:
-        return None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(who).encode() + b"\n", 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def i_am() -> dict[str, object]:
+    """Who this process is, as a lock file says it: pid, host, since (now), command."""
+    return {"pid": os.getpid(), "host": socket.gethostname(),
+            "since": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": this_command()}  # fmt: skip
 
 
 class SessionLock:
@@ -89,30 +128,10 @@ class SessionLock:
     @classmethod
     def acquire(cls, session_dir: Path) -> SessionLock:
         """Take the lock and write who holds it; :class:`SessionHeld` if it is held."""
-        fd = os.open(session_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        deadline = time.monotonic() + RETRY_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    os.close(fd)
-                    raise
-                if time.monotonic() >= deadline:
-                    holder = _read(fd)
-                    os.close(fd)
-                    raise SessionHeld(session_dir, holder) from None
-                time.sleep(0.01)
         try:
-            me = Holder(os.getpid(), socket.gethostname(),
-                        dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                        this_command())  # fmt: skip
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(me.to_json()).encode() + b"\n", 0)
-        except BaseException:
-            os.close(fd)
-            raise
+            fd = take_lock(session_dir / LOCK_FILE, i_am())
+        except LockTaken as taken:
+            raise SessionHeld(session_dir, _parse(taken.written)) from None
         return cls(session_dir, fd)
 
     @property
