@@ -46,6 +46,9 @@ class Weighing:
                 "after": self.after}  # fmt: skip
 
 
+Sessions = list[tuple[Path, dict[str, Any]]]  # (folder, session.json), oldest first
+
+
 def sessions(subject_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     """The subject's session folders with their ``session.json``, oldest first; a folder
     whose ``session.json`` is missing or unreadable is left out."""
@@ -58,10 +61,10 @@ def sessions(subject_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
             continue
 
 
-def weighings(subject_dir: Path) -> list[Weighing]:
-    """Every weight on record for the subject, oldest first."""
+def weighings(read: Sessions) -> list[Weighing]:
+    """Every weight on record in the subject's sessions (:func:`sessions`), oldest first."""
     out = []
-    for folder, meta in sessions(subject_dir):
+    for folder, meta in read:
         start = str(meta.get("start_time", ""))
         if isinstance(meta.get("weight_g"), int | float):
             out.append(Weighing(float(meta["weight_g"]), start, folder.name, after=False))
@@ -100,11 +103,11 @@ def day_of(meta: dict[str, Any]) -> dt.date | None:
         return None
 
 
-def same_day(subject_dir: Path, day: dt.date, exclude: Path | None = None) -> list[dict[str, Any]]:
-    """The subject's sessions that started on ``day`` (but ``exclude``), oldest first: each
-    with its folder, start time, status, trials, water and how it ended."""
+def same_day(read: Sessions, day: dt.date, exclude: Path | None = None) -> list[dict[str, Any]]:
+    """The sessions (:func:`sessions`) that started on ``day`` (but ``exclude``), oldest
+    first: each with its folder, start time, status, trials, water and how it ended."""
     out = []
-    for folder, meta in sessions(subject_dir):
+    for folder, meta in read:
         if day_of(meta) != day or (exclude is not None and folder.name == exclude.name):
             continue
         summary = meta.get("summary") or {}
@@ -126,7 +129,8 @@ def same_day(subject_dir: Path, day: dt.date, exclude: Path | None = None) -> li
 def earlier_water_ul(subject_dir: Path, day: dt.date, exclude: Path | None = None) -> float:
     """The water the subject got on ``day`` in its sessions other than ``exclude`` (the
     one starting now), uL: what today's target is counted against besides this session."""
-    return round(sum(float(s["water_ul"]) for s in same_day(subject_dir, day, exclude)), 3)
+    today = same_day(list(sessions(subject_dir)), day, exclude)
+    return round(sum(float(s["water_ul"]) for s in today), 3)
 
 
 def weight_questions(

@@ -44,7 +44,7 @@ from rig.devices.base import Device, PollInterrupted
 from rig.fsm.model import StateMachine
 from rig.schema.hardware import VALVE_FOR_SIDE
 from rig.session.deadtime import NO_GAP, Gap, Gaps
-from rig.session.hand import HandWater
+from rig.session.hand import VALVE_SIDES, HandWater
 from rig.session.operator import (
     Inbox,
     OperatorCommand,
@@ -248,7 +248,7 @@ class SessionRunner:
             machine = flush_machine(args["side"], args["seconds"])
             valves = tuple(o.channel for o in machine.states[0].outputs)
             self._hand.take(action, valves, args["seconds"], self.clock())
-            volume = sum(self.volume_ul(v.removeprefix("valve_"), args["seconds"]) for v in valves)
+            volume = sum(self.volume_ul(VALVE_SIDES[v], args["seconds"]) for v in valves)
             self._manual.append((command, machine, volume))  # its water, for the live view
             self._queue_next()
         elif action == "switch":

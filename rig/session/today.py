@@ -24,7 +24,7 @@ from typing import Any
 
 from rig.schema.loader import load_model
 from rig.schema.protocol import Protocol
-from rig.session.day import same_day, session_water_ul, sessions, weighings
+from rig.session.day import Sessions, same_day, session_water_ul, sessions, weighings
 from rig.session.history import RULE_REASONS, check_subject_id, last_position, read_json
 from rig.session.lock import holder
 from rig.task.context import ContextTracker
@@ -158,7 +158,8 @@ def suggest(
     diffs: list[tuple[str, Any, Any]] = []
     if newest is not None and newest[1].get("protocol", {}).get("name") == protocol.name:
         diffs = differences(newest[1]["protocol"], protocol.model_dump(mode="json"))
-    weighed = weighings(subject_dir)
+    read = list(sessions(subject_dir))  # every session.json once, for the day card
+    weighed = weighings(read)
     day = today or dt.datetime.now().astimezone().date()
     return Suggestion(
         subject,
@@ -171,13 +172,13 @@ def suggest(
         diffs,
         where=where(tracker),
         rule=rule_progress(tracker),
-        arrival=arrival(subject_dir, protocol.name, tracker.step),
+        arrival=arrival(read, protocol.name, tracker.step),
         step_descriptions=[describe_step(protocol, i) for i in range(len(protocol.curriculum))],
         weights={
             "last": weighed[-1].to_json() if weighed else None,
             "baseline": weighed[0].to_json() if weighed else None,
         },
-        today=same_day(subject_dir, day),
+        today=same_day(read, day),
         water_target_ul=protocol.reward.session_target_ul,
     )
 
@@ -217,11 +218,11 @@ def describe_step(protocol: Protocol, index: int) -> str:
     return "; ".join(parts)
 
 
-def arrival(subject_dir: Path, protocol_name: str, step: int) -> str:
+def arrival(read: Sessions, protocol_name: str, step: int) -> str:
     """How the subject got to ``step`` of the protocol: the curriculum's rule (criterion or
     trial count), an operator's switch or override (with its reason), or its start."""
     found = False
-    for folder, meta in reversed(list(sessions(subject_dir))):
+    for folder, meta in reversed(read):
         if (meta.get("protocol") or {}).get("name") != protocol_name:
             continue
         found = True

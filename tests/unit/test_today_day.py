@@ -16,6 +16,7 @@ from rig.session.day import (
     WEIGHT_DROP_FROM_LAST,
     Weighing,
     earlier_water_ul,
+    sessions,
     weighings,
     weight_questions,
 )
@@ -48,7 +49,7 @@ def _session(data: Path, name: str, **meta: Any) -> Path:
 def test_weighings_last_and_baseline(tmp_path: Path) -> None:
     _session(tmp_path, "20260301-090000", weight_g=25.0, end_annotations={"weight_g": 25.8})
     _session(tmp_path, "20260302-090000", weight_g=23.4)
-    found = weighings(tmp_path / "m1")
+    found = weighings(list(sessions(tmp_path / "m1")))
     assert [(w.weight_g, w.after) for w in found] == [(25.0, False), (25.8, True), (23.4, False)]
     s = suggest(tmp_path, "m1", PROTOCOLS).to_json()
     assert s["weights"]["baseline"]["weight_g"] == 25.0
