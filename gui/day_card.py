@@ -7,13 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# summary.ended_by (rig/session/session.py ENDED_BY), in words
-ENDED_BY_WORDS = {
-    "trials": "its trials all run",
-    "operator": "stopped by the operator",
-    "abort": "aborted by the operator",
-    "signal": "stopped by a signal to the controller",
-}
+from gui.feedback import ENDED_BY_WORDS
 
 
 def when(iso: object) -> str:

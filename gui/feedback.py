@@ -26,6 +26,13 @@ PARAMETERS = {
     "trial_selection.max_same": ("at most the same side in a row", ""),
 }
 SIDES = {"left": "the left valve", "right": "the right valve", "both": "both valves"}
+# summary.ended_by (rig/session/session.py ENDED_BY), in words
+ENDED_BY_WORDS = {
+    "trials": "its trials all run",
+    "operator": "stopped by the operator",
+    "abort": "aborted by the operator",
+    "signal": "stopped by a signal to the controller",
+}
 
 
 def count(n: int | float) -> str:
@@ -125,12 +132,8 @@ def ended(event: SessionEnded, planned: int | None) -> str:
     by = summary.get("ended_by")
     if by == "trials":
         return f"completed: {done} trials"
-    if by == "operator":
-        return f"stopped by the operator after {done}"
-    if by == "abort":
-        return f"aborted by the operator after {done}"
-    if by == "signal":
-        return f"stopped by a signal to the controller after {done}"
+    if by in ENDED_BY_WORDS:
+        return f"{ENDED_BY_WORDS[by]} after {done}"
     return f"ended ({event.status}) after {done}"
 
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from PyQt6 import QtWidgets
 
-from gui.day_card import ENDED_BY_WORDS
+from gui.feedback import ENDED_BY_WORDS
 from gui.widgets import WeightEntry
 from rig.bus import SessionEnded
 from rig.control.client import ControllerClient, ControllerError
-from rig.session.day import WATER_KEYS
+from rig.session.day import summary_water_ul
 
 
 def correct_text(s: dict[str, Any]) -> str:
@@ -66,11 +66,6 @@ def summary_text(ended: SessionEnded) -> str:
     )
 
 
-def session_water_ul(summary: dict[str, Any]) -> float:
-    """This session's water: trials, by hand, interrupted trials (uL)."""
-    return sum(float(summary.get(k) or 0.0) for k in WATER_KEYS)
-
-
 def supplement_ul(summary: dict[str, Any], info: dict[str, Any] | None) -> float | None:
     """The water still to give today: the target minus today's (earlier sessions and this
     one), at least 0; None when the target is not known."""
@@ -78,13 +73,13 @@ def supplement_ul(summary: dict[str, Any], info: dict[str, Any] | None) -> float
     if not isinstance(target, int | float):
         return None
     earlier = float((info or {}).get("earlier_water_today_ul") or 0.0)
-    return max(0.0, float(target) - earlier - session_water_ul(summary))
+    return max(0.0, float(target) - earlier - summary_water_ul(summary))
 
 
 def water_text(summary: dict[str, Any], info: dict[str, Any] | None) -> str:
     if "error" in summary:
         return "the session ended with an error: its water is not known here"
-    this = session_water_ul(summary)
+    this = summary_water_ul(summary)
     give = supplement_ul(summary, info)
     if give is None or info is None:
         return f"water this session {this:.0f} uL; the day's target is not known here"

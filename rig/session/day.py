@@ -75,12 +75,17 @@ def weighings(read: Sessions) -> list[Weighing]:
     return out
 
 
+def summary_water_ul(summary: dict[str, Any]) -> float:
+    """What the mouse drank in an ended session, uL, from its summary (:data:`WATER_KEYS`)."""
+    return sum(float(summary.get(k) or 0.0) for k in WATER_KEYS)
+
+
 def session_water_ul(folder: Path, meta: dict[str, Any]) -> float:
     """What the mouse drank in the session, uL: from its summary, or, for a session that
     never ended (running, crashed), from its trial records and the drops given by hand."""
     summary = meta.get("summary")
     if isinstance(summary, dict) and "water_ul" in summary:
-        return round(sum(float(summary.get(k) or 0.0) for k in WATER_KEYS), 3)
+        return round(summary_water_ul(summary), 3)
     try:
         trials = read_records(folder / "trials.jsonl")
         acted = read_records(folder / "operator.jsonl")
