@@ -172,8 +172,7 @@ class ControlPanel(QtWidgets.QGroupBox):
 
     def toggle_pause(self) -> None:
         if self.send("resume" if self.paused else "pause"):
-            self.paused = not self.paused
-            self.buttons["pause"].setText("Resume" if self.paused else "Pause")
+            self.set_paused(not self.paused)
 
     def abort(self) -> None:
         if self.ask("Abort", "End the running trial now and the session with it?"):

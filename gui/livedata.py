@@ -111,7 +111,6 @@ class LiveSession:
         self.queued: TrialQueued | None = None
         self.aborted: list[int] = []
         self.operator: list[OperatorActed] = []
-        self.hand_water_ul = 0.0
         self.hand: list[tuple[int, float]] = []  # (after trial, uL) of each drop or flush
         # the day's water before this session (other sessions of the subject today)
         self.earlier_water_ul = float(self.info.get("earlier_water_today_ul") or 0.0)
@@ -165,7 +164,6 @@ class LiveSession:
             self.operator.append(event)
             volume = float(event.detail.get("volume_ul", 0.0))
             if volume:
-                self.hand_water_ul += volume
                 self.hand.append((event.after_trial, volume))
                 self._check_water()
         elif isinstance(event, RunnerStatus):
@@ -266,6 +264,11 @@ class LiveSession:
     def last_trial(self) -> int:
         """The newest completed trial's number (0 before the first)."""
         return int(self.cols.trial.view[-1]) if self.trials else 0
+
+    @property
+    def hand_water_ul(self) -> float:
+        """The water given by hand so far (drops and flushes), uL."""
+        return sum(v for _, v in self.hand)
 
     def water_ul(self) -> float:
         """This session's water: the trials' and what was given by hand."""
