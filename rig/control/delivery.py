@@ -27,6 +27,7 @@ from rig.schema.hardware import HardwareConfig
 from rig.schema.loader import load_model
 from rig.schema.protocol import Protocol
 from rig.session.devices import open_device
+from rig.session.hand import VALVE_SIDES
 from rig.session.today import DEFAULT_PROTOCOL
 from rig.sim.subject import new_brain
 
@@ -170,7 +171,8 @@ class Delivery(DeviceRun):
     def finished(self) -> dict[str, Any]:
         reply: dict[str, Any] = {"openings": self.openings}
         if self.hardware.device.kind == "sim":  # the simulated scale: what the valve gave
-            side = "left" if self.valve == "valve_left" else "right"
-            true_ul = self.hardware.delivered_ul(side, self.open_s) * self.rng.gauss(1.0, 0.02)
+            true_ul = self.hardware.delivered_ul(
+                VALVE_SIDES[self.valve], self.open_s
+            ) * self.rng.gauss(1.0, 0.02)
             reply["simulated_weight_mg"] = round(true_ul * self.openings, 2)
         return reply

@@ -173,13 +173,19 @@ class ManualRun(DeviceRun):
     ) -> None:
         super().__init__(**run, trial=MANUAL, virtual=False)
         self.action, self.args, self.hand, self.log = action, args, hand, log
-        self.given_ul = self.flushed_ul = 0.0
+        self._before = (hand.given_ul, hand.flushed_ul)  # the rig's totals when it started
+
+    @property
+    def given_ul(self) -> float:
+        """What this action gave: the rig's hand water since it started (one at a time)."""
+        return self.hand.given_ul - self._before[0]
+
+    @property
+    def flushed_ul(self) -> float:
+        return self.hand.flushed_ul - self._before[1]
 
     def on_event(self, event: DeviceEvent) -> None:
-        volume = self.hand.count(event, self.action)
-        self.given_ul += volume
-        if self.action == "flush":
-            self.flushed_ul += volume
+        self.hand.count(event, self.action)
 
     def _run(self) -> None:
         super()._run()
