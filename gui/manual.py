@@ -18,8 +18,11 @@ from typing import Any
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from gui.controls import FLUSH_S
 from gui.widgets import ask_yes_no
 from rig.control.client import ControllerClient, ControllerError
+from rig.control.manual import MAX_TONE_S
+from rig.session.operator import MAX_FLUSH_S
 
 SIDES = ("left", "right")
 SESSION_KEYS = ("drop_left", "drop_right", "flush_left", "flush_right", "flush_both")
@@ -49,7 +52,7 @@ class ManualDialog(QtWidgets.QDialog):
             max_ms = round(1000 * float(hello["valves"][f"valve_{side}"]["max_open_s"]))
             valves.addWidget(self._valve_box(side, max_ms))
         both = QtWidgets.QHBoxLayout()
-        self.flush_s["both"] = self._seconds("manual_flush_s_both", 10.0, 2.0)
+        self.flush_s["both"] = self._seconds("manual_flush_s_both", MAX_FLUSH_S, FLUSH_S)
         both.addWidget(QtWidgets.QLabel("Both valves:"))
         both.addWidget(self.flush_s["both"])
         both.addWidget(self._button("flush_both", "Flush both", lambda: self.flush("both")))
@@ -58,7 +61,7 @@ class ManualDialog(QtWidgets.QDialog):
 
         tones = QtWidgets.QGroupBox("Tones")
         row = QtWidgets.QHBoxLayout(tones)
-        self.tone_s = self._seconds("manual_tone_s", 5.0, 0.5)
+        self.tone_s = self._seconds("manual_tone_s", MAX_TONE_S, 0.5)
         row.addWidget(self.tone_s)
         for key, text in TONES:
             row.addWidget(self._button(f"tone_{key}", text, lambda _=False, k=key: self.tone(k)))
@@ -132,7 +135,7 @@ class ManualDialog(QtWidgets.QDialog):
         form.addRow(
             self._button(f"drop_{side}", f"Drop ({self.reward_ul:g} uL)", lambda: self.drop(side))
         )
-        self.flush_s[side] = self._seconds(f"manual_flush_s_{side}", 10.0, 2.0)
+        self.flush_s[side] = self._seconds(f"manual_flush_s_{side}", MAX_FLUSH_S, FLUSH_S)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.flush_s[side])
         row.addWidget(self._button(f"flush_{side}", "Flush", lambda: self.flush(side)))
