@@ -11,6 +11,7 @@ missing ones. :meth:`EventStream.take` hands over everything received, in order,
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -56,12 +57,8 @@ class ControllerClient:
     def request(self, cmd: str, *, timeout_s: float | None = None, **args: Any) -> dict[str, Any]:
         timeout_ms = self.timeout_ms if timeout_s is None else int(timeout_s * 1000)
         with self._lock:
-            # a REQ socket with no connection to send on (a CURVE handshake that failed
-            # tears it down) blocks in send for ever: wait for one as long as for the answer
-            sendable = self._req.poll(timeout_ms, zmq.POLLOUT)
-            if sendable:
-                self._req.send_json({"cmd": cmd, **args})
-            if not sendable or not self._req.poll(timeout_ms):
+            sent = self._send({"cmd": cmd, **args}, timeout_ms)
+            if not sent or not self._req.poll(timeout_ms):
                 self._req.close()
                 self._req = self._connect()
                 raise ControllerError(
@@ -72,6 +69,24 @@ class ControllerClient:
         if not reply.get("ok"):
             raise ControllerError(f"{cmd}: {reply.get('error', 'refused')}")
         return reply
+
+    def _send(self, request: dict[str, Any], timeout_ms: int) -> bool:
+        """Send without blocking, for at most ``timeout_ms``; False if it could not.
+
+        A REQ socket with no connection to send on (a CURVE handshake that failed tears it
+        down) blocks in a plain send for ever, and POLLOUT is no promise: the connection
+        can go between the poll and the send. So every try is non-blocking.
+        """
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            try:
+                self._req.send_json(request, zmq.NOBLOCK)
+                return True
+            except zmq.Again:
+                left_ms = int((deadline - time.monotonic()) * 1000)
+                if left_ms <= 0:
+                    return False
+                self._req.poll(min(left_ms, 50), zmq.POLLOUT)
 
     def command(self, action: str, **args: Any) -> dict[str, Any]:
         """An operator command to the running session."""

@@ -2,7 +2,8 @@
 
 One thread owns a DEALER socket: it says ``Hello`` (and again after the bridge went
 silent), sends a heartbeat every ``heartbeat_s``, passes on what other threads :meth:`send`
-(through an inproc socket, so a sender never waits on the network) and matches replies to
+(through an inproc socket, so a sender never waits on the network; what cannot go yet
+waits in order, and the thread itself never blocks on a send) and matches replies to
 :meth:`request`. The bridge is *lost* after ``lost_after_s`` without a message from it:
 :attr:`ScopeLink.connected` falls and ``on_change(False)`` is called; the next message from
 it restores both. Bad messages from the bridge are counted, never fatal.
@@ -10,9 +11,11 @@ it restores both. Bad messages from the bridge are counted, never fatal.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -57,6 +60,7 @@ class ScopeLink:
         self.refused = 0
         self.received: list[Message] = []  # everything but heartbeats, for inspection
         self._ids = itertools.count(1)
+        self._outbox: deque[list[bytes]] = deque()  # passed on, waiting for a connection
         self._waiting: dict[int, Future[Message]] = {}
         self._inbox = f"inproc://scope-link-{id(self)}"
         self._local = threading.local()
@@ -133,14 +137,15 @@ class ScopeLink:
         poller.register(dealer, zmq.POLLIN)
         self._ready.set()
         last_heard = last_beat = 0.0
-        dealer.send_multipart(encode(Hello(rig_id=self.rig_id, t=time.time())))
+        self._beat(dealer, Hello(rig_id=self.rig_id, t=time.time()))
         try:
             while not self._stop.is_set():
                 ready = dict(poller.poll(int(self.heartbeat_s * 1000 / 2)))
                 now = time.monotonic()
                 if pull in ready:
                     while pull.poll(0):
-                        dealer.send_multipart(pull.recv_multipart())
+                        self._outbox.append(pull.recv_multipart())
+                self._pass_on(dealer)
                 if dealer in ready:
                     while dealer.poll(0):
                         last_heard = self.last_heard = now
@@ -149,12 +154,28 @@ class ScopeLink:
                     last_beat = now
                     message = Heartbeat(t=time.time()) if self.connected else Hello(
                         rig_id=self.rig_id, t=time.time())  # fmt: skip
-                    dealer.send_multipart(encode(message))
+                    self._beat(dealer, message)
                 self._set(now - last_heard < self.lost_after_s if last_heard else False)
         finally:
             pull.close()
             dealer.close()
             self.context.term()
+
+    def _pass_on(self, dealer: zmq.Socket[Any]) -> None:
+        """Send what waits, in order, as far as the socket takes it now. A DEALER with no
+        connection to send on (a CURVE handshake that failed tears it down) would block a
+        plain send for ever, and with it the link's thread and :meth:`close`."""
+        while self._outbox:
+            try:
+                dealer.send_multipart(self._outbox[0], zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._outbox.popleft()
+
+    def _beat(self, dealer: zmq.Socket[Any], message: Message) -> None:
+        """A hello or heartbeat: worth nothing late, so dropped if it cannot go now."""
+        with contextlib.suppress(zmq.Again):
+            dealer.send_multipart(encode(message), zmq.NOBLOCK)
 
     def _take(self, frames: list[bytes]) -> None:
         try:
