@@ -122,6 +122,13 @@ class Device(Strict):
     kind: Literal["sim", "bpod", "lickport"] = "sim"
     url: str = "sim://"
 
+    @property
+    def simulated_valves(self) -> bool:
+        """Whether the valves are part of a simulation: the simulated rig, or an emulated
+        Bpod or lick-port board (``emulate://``), whose water is what the calibration
+        says. A Bpod or board on a port (``serial://``) has real valves."""
+        return self.kind == "sim" or self.url.startswith("emulate://")
+
 
 class Lickport(Strict):
     """The lick-port board's own settings (``kind: lickport``; firmware/lickport/)."""
@@ -279,17 +286,13 @@ class HardwareConfig(CrossChecked):
 
     def stale_calibrations(self, today: dt.date) -> list[str]:
         """A warning per valve whose calibration is older than ``calibration_max_age_days``
-        (or dated in the future: a typo, or a wrong clock)."""
+        (or dated in the future: a typo, or a wrong clock), and per spot check that drifted.
+        Simulated valves (:attr:`Device.simulated_valves`) deliver what their calibration
+        says whatever its date: their calibration is never stale."""
         warnings = []
         for valve, cal in sorted(self.valves.items()):
-            age = (today - cal.date).days
-            if age > self.calibration_max_age_days:
-                warnings.append(
-                    f"{valve} was calibrated {age} days ago ({cal.date}); "
-                    f"recalibrate it (limit: {self.calibration_max_age_days} days)"
-                )
-            elif age < 0:
-                warnings.append(f"{valve}'s calibration is dated in the future ({cal.date})")
+            if not self.device.simulated_valves:
+                warnings += self._age_warnings(valve, cal, today)
             check = cal.spot_check
             if check is not None and abs(check.drift_percent) > SPOT_CHECK_TOLERANCE_PERCENT:
                 warnings.append(
@@ -299,6 +302,17 @@ class HardwareConfig(CrossChecked):
                     f"(limit: {SPOT_CHECK_TOLERANCE_PERCENT:.0f} %)"
                 )
         return warnings
+
+    def _age_warnings(self, valve: str, cal: ValveCalibration, today: dt.date) -> list[str]:
+        age = (today - cal.date).days
+        if age > self.calibration_max_age_days:
+            return [
+                f"{valve} was calibrated {age} days ago ({cal.date}); "
+                f"recalibrate it (limit: {self.calibration_max_age_days} days)"
+            ]
+        if age < 0:
+            return [f"{valve}'s calibration is dated in the future ({cal.date})"]
+        return []
 
     def delivered_ul(self, side: str, open_s: float) -> float:
         """The volume one opening of ``open_s`` delivers on ``side``, by the calibration."""

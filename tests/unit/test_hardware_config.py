@@ -80,16 +80,6 @@ def test_the_simulated_rig_delivers_what_the_protocol_asks(root: Path) -> None:
         assert hw.delivered_ul(side, open_s) == pytest.approx(2.5)
 
 
-def test_stale_calibrations_are_named_with_their_age(root: Path) -> None:
-    hw = load_model(root / "hardware_configs/sim.yaml", HardwareConfig)
-    calibrated = hw.valve("left").date
-    assert hw.stale_calibrations(calibrated + dt.timedelta(days=30)) == []
-    warnings = hw.stale_calibrations(calibrated + dt.timedelta(days=31))
-    assert len(warnings) == 2
-    assert warnings[0].startswith("valve_left was calibrated 31 days ago")
-    assert "recalibrate it" in warnings[0]
-
-
 # -- the channel map (issue 14, item 2) -----------------------------------------------------
 def _bpod_config(root: Path, tmp_path: Path, *edits: tuple[str, str]) -> Path:
     """The shipped emulated-Bpod config with ``(old line, new line)`` edits."""
