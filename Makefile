@@ -24,11 +24,12 @@ RUN_ARGS ?= --rig hardware_configs/sim.yaml --protocol protocols/continual_learn
 
 .PHONY: run test lint types firmware unit gui-x11 bench screenshots system-deps clean
 
+# pip -qq: errors only (with -q, recent pips print setuptools' note on editable installs)
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[gui,scope,nwb,report,dev]'
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e '.[gui,scope,nwb,report,dev]'
 	touch $(STAMP)
 
 # Qt's system libraries, the AVR toolchain (and python3-venv where Python lacks venv);
