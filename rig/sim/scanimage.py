@@ -181,9 +181,10 @@ def _si(lay: Layout) -> dict[str, Any]:
                 "hStackManager.actualNumSlices": s,
                 "hStackManager.numVolumes": lay.volumes,
                 "hStackManager.actualNumVolumes": lay.volumes,
-                "hStackManager.numFramesPerVolume": s * lay.frames_per_slice,
-                "hStackManager.numFramesPerVolumeWithFlyback": s * lay.frames_per_slice
-                + lay.flyback,
+                # a stack's frames per volume; 1 without a stack (as a real 2023.1.0
+                # planar header: framesPerSlice 32000, numFramesPerVolume 1)
+                "hStackManager.numFramesPerVolume": s,
+                "hStackManager.numFramesPerVolumeWithFlyback": s + lay.flyback,
             }
         )
         if r != "5.7":
