@@ -305,4 +305,7 @@ def scope_settings(scope: Scope, stem: str) -> ScopeSettings:
         version=scope.version,
         outage=scope.outage,
         stem=stem,
+        # taken once the hardware config's scope section has them (rig.schema.hardware)
+        flyback_frames=int(getattr(scope, "flyback_frames", 0)),
+        averaging=int(getattr(scope, "averaging", 1)),
     )
