@@ -3,9 +3,10 @@
 The fake ScanImage writes an hour's acquisition (1 channel, 5 planes, 2,000 frames per
 file, 8 x 8 px pages, 50 ppm drift, 1 % dropped frames) for a synthetic 399-trial
 session; then ``rig.scope.align.align`` runs end to end (file metadata, every frame
-header, trigger matching, clock fit, 399 x 4 x 5 rows written). Reported beside it: the
+header, trigger matching, clock fit, 399 x 4 x 5 rows written, with each plane's movie
+frame). Reported beside it: the
 time to read every page's description with ScanImageTiffReader and with tifffile, for the
-same files (the aligner walks the IFDs itself and reads three keys).
+same files (the aligner walks the IFDs itself, over a memory map, and reads four keys).
 """
 
 from __future__ import annotations

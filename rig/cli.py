@@ -28,8 +28,9 @@ rig export-nwb SESSION_DIR [-o FILE]
 rig serve --rig R [--endpoint tcp://*:5555 --curve-key K [--allow DIR]] [--data-dir D]
                                 the rig's controller: sessions started and steered by GUIs
 rig align SESSION_DIR TIFF_DIR  which imaging frame each trial epoch began in, per plane
-                                (writes trial_frames.csv into the session)
-rig scope-info TIFF...          what ScanImage files hold: version, rate, planes, frames
+                                (writes trial_frames.csv and .json into the session)
+rig scope-info TIFF|DIR [--json]  what one acquisition's ScanImage files hold: version,
+                                planes, flyback, channels, frames, rate, each from its key
 rig scope-bridge [--bind tcp://127.0.0.1:5570] [--backend fake|filedrop --dir D] [--log F]
                                 the microscope PC's end of the link (CURVE with --curve-key)
 rig keys new|rotate NAME [--dir D]

@@ -27,6 +27,7 @@ import csv
 import datetime as dt
 import itertools
 import json
+import math
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -304,21 +305,43 @@ SWITCH_COLUMNS = (
 )  # fmt: skip
 
 
+TRIAL_FRAME_COLUMNS = ("trial", "epoch", "plane", "movie_frame", "frame_number", "frame_t",
+                       "file", "page", "channels", "status")  # fmt: skip
+
+
 def _trial_frames(path: Path) -> Any:
     with path.open(encoding="utf-8") as f:
-        fit = f.readline().lstrip("# ").strip()
+        first = f.readline()
+        if first.startswith("#"):
+            raise ExportError(
+                f"{path}:1: a trial_frames.csv of format version 2 (a '#' line first): run "
+                "`rig align` on the session again"
+            )
+        f.seek(0)
         rows = list(csv.DictReader(f))
-    names = ("trial", "epoch", "plane", "frame", "file", "page", "status")
-    ints = ("trial", "plane", "frame", "page")
+    sidecar = path.with_suffix(".json")
+    try:
+        fit = json.loads(sidecar.read_text(encoding="utf-8"))["clock_fit"]
+        about = (f"scope_t = {fit['a']:.9f} + {fit['b']:.12f} * device_t, by {fit['by']}; "
+                 f"residual max {fit['residual_max_ms']:.4f} ms")  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ExportError(f"{sidecar}: the clock fit cannot be read: {exc}") from None
+    names = TRIAL_FRAME_COLUMNS
+    ints = ("trial", "plane", "movie_frame", "frame_number", "page")
     data: dict[str, list[Any]] = {name: [] for name in names}
-    for number, row in enumerate(rows, 3):
+    for number, row in enumerate(rows, 2):
         try:
             for k in names:
-                data[k].append(int(row[k] or -1) if k in ints else row[k])
+                if k in ints:
+                    data[k].append(int(row[k]) if row[k] != "" else -1)
+                elif k == "frame_t":
+                    data[k].append(float(row[k]) if row[k] != "" else math.nan)
+                else:
+                    data[k].append(row[k])
         except (KeyError, ValueError, TypeError) as exc:
             raise ExportError(f"{path}:{number}: field {exc}") from None
     return table(
         "trial_frames",
-        f"trial_frames.csv ({fit})",
-        [column(k, f"trial_frames.csv {k} (-1 or '' when empty)", data[k]) for k in names],
+        f"trial_frames.csv ({about})",
+        [column(k, f"trial_frames.csv {k} (-1, NaN or '' when empty)", data[k]) for k in names],
     )

@@ -164,8 +164,23 @@ class Scope(Strict):
     trigger_jitter_s: Annotated[float, Field(ge=0, le=0.01)] = 0.0
     drop_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
     frames_per_file: Annotated[int, Field(ge=1)] = 1000
-    version: Literal["2016+", "5", "3"] = "2016+"
+    # fake only: the ScanImage release whose files it writes (rig.sim.scanimage); the old
+    # names 2016+, 5 and 3 stand for 2022.1.0, 5.7 and 3.8
+    version: Literal["2016+", "5", "3", "3.8", "4.2", "5.0", "5.1", "2016b", "2019b", "5.7",
+                     "2022.1.0"] = "2016+"  # fmt: skip
+    flyback_frames: Annotated[int, Field(ge=0, le=100)] = 0  # fake only: per volume (a stack)
+    averaging: Annotated[int, Field(ge=1, le=1000)] = 1  # fake only: planar only
     outage: tuple[float, float] | None = None  # fake only: device seconds with no frames
+
+    @model_validator(mode="after")
+    def _a_layout_scanimage_writes(self) -> Scope:
+        if self.flyback_frames and self.planes == 1:
+            raise ValueError("flyback_frames needs a stack (planes > 1)")
+        if self.averaging > 1 and self.planes > 1:
+            raise ValueError("averaging is for planar imaging (planes: 1)")
+        if self.flyback_frames and self.version in ("3", "3.8"):
+            raise ValueError("ScanImage 3.x has no fast z: no flyback frames")
+        return self
 
 
 def channel_problems(data: dict[str, Any]) -> list[tuple[str, str]]:

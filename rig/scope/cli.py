@@ -15,8 +15,9 @@ def register(sub: Any) -> None:
     p.add_argument("tiffs", help="the folder of the acquisition's ScanImage TIFFs")
     p.set_defaults(func=cmd_align)
 
-    p = sub.add_parser("scope-info", help="what ScanImage TIFF files hold")
-    p.add_argument("files", nargs="+")
+    p = sub.add_parser("scope-info", help="what one acquisition's ScanImage TIFFs hold")
+    p.add_argument("files", nargs="+", help="the acquisition's TIFFs, or their folder")
+    p.add_argument("--json", action="store_true", help="print it as JSON, for scripts")
     p.set_defaults(func=cmd_scope_info)
 
     p = sub.add_parser("scope-bridge", help="the microscope PC's end of the link")
@@ -42,10 +43,17 @@ def cmd_align(args: argparse.Namespace) -> int:
     fit = result.fit
     drift_ppm = (fit.b - 1) * 1e6
     dropped = sum(r["status"] == "dropped" for r in result.rows)
-    print(f"clocks   scope = {fit.a:.6f} s + device x (1 {drift_ppm:+.2f} ppm)")
+    print(f"clocks   scope = {fit.a:.6f} s + device x (1 {drift_ppm:+.2f} ppm), by {result.by}")
     print(
         f"residual max {fit.residual_max_s * 1000:.4f} ms, rms "
-        f"{fit.residual_rms_s * 1000:.4f} ms over {fit.pairs} trial-start triggers"
+        f"{fit.residual_rms_s * 1000:.4f} ms over {fit.pairs} "
+        + ("trial-start triggers" if result.by == "aux triggers" else "frame-clock pulses")
+    )
+    acq = result.acquisition
+    h = acq.header
+    print(
+        f"files    ScanImage {h.version}: {len(acq.files)} file(s), {len(acq.frames)} frames, "
+        f"{h.planes} plane(s) + {h.flyback} flyback, channels {h.channels}"
     )
     print(f"rows     {len(result.rows)} (trial x epoch x plane); {dropped} on dropped frames")
     if result.frame_clock_pulses is not None:
@@ -53,31 +61,25 @@ def cmd_align(args: argparse.Namespace) -> int:
             f"frames   {result.frame_clock_pulses} frame-clock pulses; dropped from the files: "
             f"{result.dropped[:20]}; in the files with no pulse: {result.unpulsed[:20]}"
         )
-    print(f"written  {Path(args.session) / 'trial_frames.csv'}")
+    for flag in acq.flags:
+        print(f"flag     {flag}")
+    print(f"written  {Path(args.session) / 'trial_frames.csv'} and trial_frames.json")
     return 0
 
 
 def cmd_scope_info(args: argparse.Namespace) -> int:
-    from rig.scope.tiff import ScopeFileError, read_scope_file
+    import json
 
-    code = 0
-    for name in args.files:
-        try:
-            f = read_scope_file(Path(name))
-        except ScopeFileError as exc:
-            print(f"rig scope-info: {exc}", file=sys.stderr)
-            code = 1
-            continue
-        stamps = [h.get("frameTimestamps_sec") for h in f.frames]
-        triggers = sum(len(h.get("auxTrigger0") or []) for h in f.frames)
-        numbers = {h.get("frameNumbers") for h in f.frames}
-        print(
-            f"{name}: ScanImage {f.version}, {f.frame_rate_hz} Hz, {f.planes} plane(s), "
-            f"channels {f.channels}, {len(numbers)} frames ({len(f.frames)} pages), "
-            f"first {stamps[0] if stamps else '-'} s, last {stamps[-1] if stamps else '-'} s, "
-            f"{triggers} aux triggers"
-        )
-    return code
+    from rig.scope.info import scope_info, text
+    from rig.scope.tiff import ScopeFileError
+
+    try:
+        report = scope_info(args.files)
+    except ScopeFileError as exc:
+        print(f"rig scope-info: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=1) if args.json else text(report))
+    return 1 if report["problems"] else 0
 
 
 def cmd_scope_bridge(args: argparse.Namespace) -> int:

@@ -1,34 +1,29 @@
-"""ScanImage-format TIFF files: written (for the fake ScanImage and tests), and read.
+"""ScanImage TIFFs at the byte level: the 2016+ header block, each page's ImageDescription.
 
-What ScanImage writes, and so what this writes:
-
-- every page (one frame of one channel) has an ImageDescription holding that frame's
-  header, ``key = value`` lines (``frameNumbers``, ``frameTimestamps_sec``,
-  ``acqTriggerTimestamps_sec``, ``auxTrigger0 = [t1 t2]`` ...);
-- the file-level metadata (``SI.VERSION_MAJOR``, ``SI.hRoiManager.scanFrameRate``, ...):
-  ScanImage 2016 and later in a block right after the BigTIFF header (magic 117637889,
-  version 3, then the lengths of the metadata text and the ROI JSON); ScanImage 5.x in each
-  page's Software tag; ScanImage 3.x as ``state.*`` lines at the top of each page's
-  description.
-
-The writer writes uncompressed 16-bit pages, BigTIFF for 2016+ (as ScanImage does) and
-classic TIFF for 5.x and 3.x. The reader takes the per-frame headers through
-ScanImageTiffReader (the fastest) and the file metadata from the 2016+ block, else the
-first page's Software tag, else the 3.x ``state.*`` lines.
+ScanImage writes little-endian classic TIFF (3.x to 5.1, 2015) or BigTIFF (2016 and
+later). 2016+ files carry a block right after the 16-byte BigTIFF header: magic
+117637889 (bytes ``01 03 03 07``), ``TIFF_FORMAT_VERSION`` (3; 4 from 5.7 and 2020), the
+lengths of the header text and of the ROI JSON, then the two. Every page's
+ImageDescription holds that frame's header (``key = value`` lines; 3.x: ``state.*=value``
+lines on the first page only). The IFDs are walked here directly, over a memory map (a
+header read touches only the pages it reads), in classic TIFF and BigTIFF; a file cut
+short, looping or not a TIFF raises :class:`ScopeFileError` naming it.
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
+import mmap
+import os
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SI_MAGIC = 117637889
-SI_VERSION = 3
-ImageDescription, Software = 270, 305
+Buffer = bytes | mmap.mmap  # a file's bytes, read or mapped
+ImageDescription = 270
 
 
 class ScopeFileError(ValueError):
@@ -36,18 +31,6 @@ class ScopeFileError(ValueError):
 
 
 # -- values in ScanImage's MATLAB-like syntax ---------------------------------------------
-def format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, list | tuple):
-        return "[" + " ".join(format_value(v) for v in value) + "]"
-    if isinstance(value, float):
-        return f"{value:.9f}"
-    return str(value)
-
-
 def parse_value(text: str) -> Any:
     text = text.strip()
     if text.startswith("'") and text.endswith("'"):
@@ -67,130 +50,31 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_header(text: str) -> dict[str, Any]:
-    """``key = value`` lines (a frame header, or file metadata) as a dict."""
-    out: dict[str, Any] = {}
+def parse_raw(text: str) -> dict[str, str]:
+    """``key = value`` (or 3.x's ``key=value``) lines, the values as written."""
+    out: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep and key.strip():
-            out[key.strip()] = parse_value(value)
+            out[key.strip()] = value.strip()
     return out
 
 
-def format_header(fields: dict[str, Any]) -> str:
-    return "".join(f"{k} = {format_value(v)}\n" for k, v in fields.items())
-
-
-# -- writing ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Page:
-    description: str
-    pixels: bytes  # width * height int16, little-endian
-
-
-def _entry(big: bool, tag: int, typ: int, count: int, value: int) -> bytes:
-    if big:
-        return struct.pack("<HHQQ", tag, typ, count, value)
-    return struct.pack("<HHII", tag, typ, count, value)
-
-
-def write_tiff(
-    path: Path,
-    pages: Sequence[Page],
-    width: int,
-    height: int,
-    *,
-    si_metadata: str | None = None,
-    software: str | None = None,
-) -> None:
-    """Write ``pages``; with ``si_metadata``, a BigTIFF with the ScanImage 2016+ block."""
-    big = si_metadata is not None
-    if big and software is None:
-        software = "SI.TIFF_FORMAT_VERSION = 3"  # what tools look for to call it ScanImage
-    out = bytearray()
-    if big:
-        out += b"II" + struct.pack("<HHHQ", 43, 8, 0, 0)
-        meta = si_metadata.encode() + b"\0"  # type: ignore[union-attr]
-        roi = b"{}\0"
-        out += struct.pack("<IIII", SI_MAGIC, SI_VERSION, len(meta), len(roi)) + meta + roi
-    else:
-        out += b"II" + struct.pack("<HI", 42, 0)
-    link_at = 8 if big else 4  # where the offset of the next IFD goes
-    soft = None if software is None else software.encode() + b"\0"
-    for page in pages:
-        desc = page.description.encode() + b"\0"
-        desc_at = len(out)
-        out += desc
-        soft_at = len(out)
-        if soft is not None:
-            out += soft
-        if len(out) % 2:
-            out += b"\0"
-        data_at = len(out)
-        out += page.pixels
-        if len(out) % 2:
-            out += b"\0"
-        entries = [
-            (256, 4, 1, width),
-            (257, 4, 1, height),
-            (258, 3, 1, 16),
-            (259, 3, 1, 1),
-            (262, 3, 1, 1),
-            (ImageDescription, 2, len(desc), desc_at),
-            (273, 4 if not big else 16, 1, data_at),
-            (277, 3, 1, 1),
-            (278, 4, 1, height),
-            (279, 4, 1, len(page.pixels)),
-        ]
-        if soft is not None:
-            entries.append((Software, 2, len(soft), soft_at))
-        entries.append((339, 3, 1, 2))  # signed integers, as ScanImage's int16
-        ifd_at = len(out)
-        struct.pack_into("<Q" if big else "<I", out, link_at, ifd_at)
-        out += struct.pack("<Q" if big else "<H", len(entries))
-        for tag, typ, count, value in entries:
-            out += _entry(big, tag, typ, count, value)
-        link_at = len(out)
-        out += struct.pack("<Q" if big else "<I", 0)
-    path.write_bytes(bytes(out))
-
-
-# -- reading ------------------------------------------------------------------------------
 @dataclass
-class ScopeFile:
+class Pages:
+    """A ScanImage TIFF's pages: the 2016+ static block, if any, and each page's
+    ImageDescription ("" for a page without one), in page order."""
+
     path: Path
-    version: str  # "2016+", "5", "3"
-    metadata: dict[str, Any]
-    frames: list[dict[str, Any]]  # per page, the parsed frame header
-
-    @property
-    def frame_rate_hz(self) -> float | None:
-        for key in ("SI.hRoiManager.scanFrameRate", "state.acq.frameRate"):
-            if key in self.metadata:
-                return float(self.metadata[key])
-        return None
-
-    @property
-    def planes(self) -> int:
-        for key in ("SI.hStackManager.numSlices", "state.acq.numberOfZSlices"):
-            if key in self.metadata:
-                return int(self.metadata[key])
-        return 1
-
-    @property
-    def channels(self) -> list[int]:
-        saved = self.metadata.get("SI.hChannels.channelSave")
-        if saved is None:  # ScanImage 3.x: a count of saved channels
-            return list(range(1, int(self.metadata.get("state.acq.numberOfChannelsSave", 1)) + 1))
-        return [saved] if isinstance(saved, int) else list(saved)
+    static_format: int | None  # TIFF_FORMAT_VERSION of the 2016+ block, None without one
+    static_text: str | None
+    descriptions: list[str]
 
 
-def _si2016_block(path: Path) -> str | None:
-    with path.open("rb") as f:
-        head = f.read(32)
+def _si2016_block(path: Path, head: bytes) -> tuple[int, str] | None:
     if len(head) < 32 or head[:2] != b"II" or struct.unpack("<H", head[2:4])[0] != 43:
         return None
-    magic, _, size0, _ = struct.unpack("<IIII", head[16:32])
+    magic, fmt, size0, _ = struct.unpack("<IIII", head[16:32])
     if magic != SI_MAGIC:
         return None
     with path.open("rb") as f:
@@ -198,10 +82,10 @@ def _si2016_block(path: Path) -> str | None:
         text = f.read(size0)
     if len(text) < size0:
         raise ScopeFileError(f"{path}: the ScanImage header block is cut short")
-    return text.rstrip(b"\0").decode(errors="replace")
+    return fmt, text.rstrip(b"\0").decode(errors="replace")
 
 
-def _tag_spans(data: bytes, wanted: int) -> Iterator[tuple[int, int] | None]:
+def _tag_spans(data: Buffer, wanted: int) -> Iterator[tuple[int, int] | None]:
     """Per page (IFD), in order, where the ASCII tag ``wanted`` is: (offset, length), or
     None when the page has none. Classic TIFF and BigTIFF, little-endian; a file cut short
     raises ``struct.error``."""
@@ -212,7 +96,11 @@ def _tag_spans(data: bytes, wanted: int) -> Iterator[tuple[int, int] | None]:
     value_at, inline = (12, 8) if big else (8, 4)
     entry_fmt = "<HHQ" if big else "<HHI"
     ifd = struct.unpack_from(word, data, first)[0]
+    seen: set[int] = set()
     while ifd:
+        if ifd in seen:
+            raise struct.error(f"the pages loop back to the one at byte {ifd}")
+        seen.add(ifd)
         count = struct.unpack_from(count_fmt, data, ifd)[0]
         at = ifd + (8 if big else 2)
         span = None
@@ -231,95 +119,59 @@ def _tag_spans(data: bytes, wanted: int) -> Iterator[tuple[int, int] | None]:
         ifd = struct.unpack_from(word, data, at + count * entry_size)[0]
 
 
-def _first_page_tag(path: Path, wanted: int) -> str | None:
-    """The first page's ASCII tag ``wanted`` (classic TIFF or BigTIFF), or None."""
-    data = path.read_bytes()[: 1 << 20]
-    try:
-        span = next(_tag_spans(data, wanted), None)
-    except struct.error:
-        return None
-    if span is None:
-        return None
-    off, n = span
-    return data[off : off + n].rstrip(b"\0").decode(errors="replace")
-
-
-STATE_LINE = re.compile(r"^state\.", re.MULTILINE)
-
-
-def read_scope_file(path: Path, *, headers: bool = True) -> ScopeFile:
-    """Frame headers and file metadata of one ScanImage TIFF (2016+, 5.x or 3.x); with
-    ``headers=False``, the metadata and the first frame's header only."""
-    from ScanImageTiffReader import ScanImageTiffReader  # type: ignore[import-untyped]
-
-    if not path.exists():
-        raise ScopeFileError(f"{path}: no such file")
-    try:
-        block = _si2016_block(path)
-        with ScanImageTiffReader(str(path)) as reader:
-            n = reader.shape()[0] if len(reader.shape()) == 3 else 1
-            n = n if headers else min(n, 1)
-            descriptions = [reader.description(i) for i in range(n)]
-    except ScopeFileError:
-        raise
-    except Exception as exc:  # the reader's own errors: truncated, not a TIFF
-        raise ScopeFileError(
-            f"{path}: not a complete ScanImage TIFF (still being written, or damaged): {exc}"
-        ) from None
-    if block is not None:
-        version, metadata = "2016+", parse_header(block)
-    else:
-        software = _first_page_tag(path, Software)
-        if software and "SI.VERSION_MAJOR" in software:
-            version, metadata = "5", parse_header(software)
-        elif descriptions and STATE_LINE.search(descriptions[0]):
-            version, metadata = (
-                "3",
-                parse_header(
-                    "\n".join(
-                        line for line in descriptions[0].splitlines() if line.startswith("state.")
-                    )
-                ),
-            )
-        else:
-            raise ScopeFileError(
-                f"{path}: no ScanImage file metadata (no 2016+ header block, no SI. Software "
-                "tag, no state.* lines): not a ScanImage file, or its metadata was stripped"
-            )
-    return ScopeFile(path, version, metadata, [parse_header(d) for d in descriptions])
-
-
-# -- the fast path for alignment: descriptions straight from the file's IFDs ---------------
-FRAME_KEYS = re.compile(
-    rb"frameNumbers = (\d+).*?frameTimestamps_sec = ([-+\d.eE]+).*?auxTrigger0 = \[([^\]]*)\]",
-    re.S,
-)
-
-
-def frame_headers(path: Path) -> list[tuple[int, float, list[float]]]:
-    """(frame number, timestamp, auxTrigger0 times) of every page, in page order.
-
-    Walks the TIFF's (or BigTIFF's) IFDs itself and reads only those three keys: about 3x
-    faster than ScanImageTiffReader's ``description(i)`` over a long acquisition (which it
-    otherwise matches; ``tests/scope``). A file cut short raises :class:`ScopeFileError`."""
-    data = path.read_bytes()
-    if data[:2] != b"II":
-        raise ScopeFileError(f"{path}: not a little-endian TIFF")
-    out: list[tuple[int, float, list[float]]] = []
+def page_spans(path: Path, data: Buffer, limit: int | None = None) -> list[tuple[int, int] | None]:
+    """Where each page's ImageDescription is in ``data`` (the file's bytes, or a map of
+    them): every page's, or the first ``limit`` pages'."""
+    spans: list[tuple[int, int] | None] = []
     try:
         for span in _tag_spans(data, ImageDescription):
-            if span is None:
-                continue  # a page with no description holds no frame header
-            m = FRAME_KEYS.search(data, span[0], span[0] + span[1])
-            if m is None:
-                raise ScopeFileError(
-                    f"{path}: page {len(out)}: no frameNumbers/frameTimestamps_sec/"
-                    "auxTrigger0 in its description: not a ScanImage frame header"
-                )
-            aux = [float(x) for x in m.group(3).replace(b";", b" ").split()]
-            out.append((int(m.group(1)), float(m.group(2)), aux))
-    except struct.error:
+            spans.append(span)
+            if limit is not None and len(spans) >= limit:
+                break
+    except struct.error as exc:
         raise ScopeFileError(
-            f"{path}: cut short after {len(out)} pages (still being written, or damaged)"
+            f"{path}: not a complete ScanImage TIFF (still being written, or damaged): "
+            f"{exc}; {len(spans)} pages read"
         ) from None
-    return out
+    if not spans:
+        raise ScopeFileError(f"{path}: a TIFF with no pages")
+    return spans
+
+
+@contextlib.contextmanager
+def mapped(path: Path) -> Iterator[mmap.mmap]:
+    """The file's bytes, mapped (read on demand: a header read touches only its pages);
+    a file that is missing, empty or not a little-endian TIFF raises ScopeFileError."""
+    try:
+        with path.open("rb") as f:
+            if os.fstat(f.fileno()).st_size < 8:
+                raise ScopeFileError(f"{path}: {os.fstat(f.fileno()).st_size} bytes: not a TIFF")
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError:
+        raise ScopeFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ScopeFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        if data[:4] not in (b"II*\0", b"II+\0"):
+            raise ScopeFileError(
+                f"{path}: not a little-endian TIFF (starts {data[:4]!r}): ScanImage writes "
+                "little-endian TIFF or BigTIFF"
+            )
+        yield data
+    finally:
+        data.close()
+
+
+def read_pages(path: Path, *, limit: int | None = None) -> Pages:
+    """The static block and the pages' descriptions of one ScanImage TIFF (the first
+    ``limit`` pages' only, when given). A file that is not a TIFF, or is cut short, raises
+    :class:`ScopeFileError` naming it."""
+    with mapped(path) as data:
+        block = _si2016_block(path, data[:32])
+        spans = page_spans(path, data, limit)
+        descriptions = [
+            "" if s is None else data[s[0] : s[0] + s[1]].rstrip(b"\0").decode(errors="replace")
+            for s in spans
+        ]
+    fmt, text = block if block is not None else (None, None)
+    return Pages(path, fmt, text, descriptions)

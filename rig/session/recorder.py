@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rig import DATA_FORMAT_VERSION
 from rig.bus import (
     Bus,
     ContextSwitched,
@@ -44,7 +45,7 @@ from rig.session.lock import SessionLock
 if TYPE_CHECKING:
     from rig.session.resume import ResumePoint
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = DATA_FORMAT_VERSION
 SLOW_WRITE_S = 0.1  # an events write slower than this is counted: the disk is in trouble
 log = logging.getLogger(__name__)
 

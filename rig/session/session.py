@@ -41,7 +41,7 @@ from rig.session.resume import ResumePoint, ShiftedClock
 from rig.session.runner import RunResult, SessionRunner
 from rig.signals import handled_signals
 from rig.sim.brain import Brain
-from rig.sim.scope import START_DEVICE_T, acquire, scope_settings
+from rig.sim.scope import acquire, acquisition_start, scope_settings
 from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse
 from rig.subjects.registry import Registry, RegistryError
 from rig.task.context import Position
@@ -360,12 +360,13 @@ def _image(
     hardware: HardwareConfig, session_dir: Path, trials: list[tuple[float, float]], seed: int
 ) -> dict[str, Any] | None:
     """The fake ScanImage's acquisition of the session, written to ``scope/``: from 1 s
-    before the first trial to 1 s after the last, the trial-start TTLs on its aux input."""
+    before the first trial (files without aux triggers: from the session's start, the rig
+    starting it) to 1 s after the last, the trial-start TTLs on its aux input."""
     scope = hardware.scope
     if scope.kind != "fake" or not trials:
         return None
     settings = scope_settings(scope, session_dir.name)
-    start, stop = START_DEVICE_T, trials[-1][1] + 1.0  # the same frames as the frame clock
+    start, stop = acquisition_start(settings), trials[-1][1] + 1.0  # the frame clock's frames
     acq = acquire(settings, session_dir / "scope", start, stop, [t for t, _ in trials], seed)
     return {
         "kind": "fake",

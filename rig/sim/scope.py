@@ -50,8 +50,8 @@ from rig.sim.scanimage import (
 )
 from rig.sim.scanimage_tiff import write_tiff
 
-__all__ = ["VERSIONS", "ScopeSettings", "acquire", "carries_aux_triggers", "scope_settings"]
-START_DEVICE_T = -1.0  # the fake microscope is started a second before the session
+__all__ = ["VERSIONS", "ScopeSettings", "acquire", "acquisition_start", "carries_aux_triggers",
+           "scope_settings"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,18 @@ class ScopeSettings:
     averaging: int = 1  # A raw frames per saved frame (planar only)
     configured_slices: int | None = None  # a stack configured but disabled (planes == 1)
     header_channels: tuple[int, ...] | None = None  # the header's channelSave, if not channels
+
+
+START_DEVICE_T = -1.0  # the fake microscope is started a second before the session
+# files without aux triggers (3.x, 4.x, 5.0, 5.1) are aligned by the frame clock alone, so
+# there the rig starts the acquisition, just after the session's clock (as rigs of that
+# era triggered it): the rig records every frame's pulse from the first on
+RIG_STARTED_DEVICE_T = 0.01
+
+
+def acquisition_start(settings: ScopeSettings) -> float:
+    """The device time the fake microscope starts acquiring for a session."""
+    return START_DEVICE_T if carries_aux_triggers(settings.version) else RIG_STARTED_DEVICE_T
 
 
 @dataclass(frozen=True)

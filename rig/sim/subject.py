@@ -16,7 +16,7 @@ from rig.schema.protocol import Protocol
 from rig.sim.brain import Brain
 from rig.sim.device import VirtualDevice, World
 from rig.sim.mouse import Mouse
-from rig.sim.scope import START_DEVICE_T, FrameClock, ScopeWorld, scope_settings
+from rig.sim.scope import FrameClock, ScopeWorld, acquisition_start, scope_settings
 
 SIM_MOUSE_FILE = "sim_mouse.json"
 
@@ -71,5 +71,5 @@ def simulated_device(
     world: World = Mouse(brain, random.Random(rng.random()))
     if hardware.scope.kind == "fake":  # its frame clock on the frame_clock input
         settings = scope_settings(hardware.scope, "")
-        world = ScopeWorld(world, FrameClock(settings, START_DEVICE_T, scope_seed))
+        world = ScopeWorld(world, FrameClock(settings, acquisition_start(settings), scope_seed))
     return VirtualDevice(world, hardware.delivered_ul, realtime=realtime, speed=speed)

@@ -31,7 +31,7 @@ def _records(session: Path) -> list[dict]:
     return [json.loads(x) for x in (session / "trials.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("version", ["2016+", "5", "3"])
+@pytest.mark.parametrize("version", ["2016+", "5", "2019b"])  # with aux triggers
 def test_every_epoch_lands_on_its_true_frame(session: Path, tmp_path: Path, version: str) -> None:
     records = _records(session)
     settings = ScopeSettings(**{**SETTINGS.__dict__, "version": version})
@@ -49,16 +49,17 @@ def test_every_epoch_lands_on_its_true_frame(session: Path, tmp_path: Path, vers
     for row in result.rows:
         d = next(r for r in records if r["trial"] == row["trial"])["t_" + row["epoch"]]
         k = bisect.bisect_right(acq.frame_device_t, d)  # frame number of the true frame
-        n = k - ((k - 1 - (row["plane"] - 1)) % planes)
+        n = k - ((k - 1 - row["plane"]) % planes)
         expected = ("ok" if acq.saved[n - 1] else "dropped", n)
-        if (row["status"], row["frame"]) != expected:
+        if (row["status"], row["frame_number"]) != expected:
             errors.append((row, expected))
     assert errors == []
     assert len(result.rows) == len(records) * 4 * planes
     assert any(r["status"] == "dropped" for r in result.rows)  # reported, not guessed over
     with (session / "trial_frames.csv").open() as f:
-        assert f.readline().startswith("# scope_t = ")
         assert len(list(csv.DictReader(f))) == len(result.rows)
+    fit = json.loads((session / "trial_frames.json").read_text())["clock_fit"]
+    assert fit["by"] == "aux triggers" and fit["drift_ppm"] == pytest.approx(50, abs=0.1)
 
 
 def test_an_acquisition_that_started_late_is_matched_by_its_triggers(
@@ -94,5 +95,5 @@ def test_triggers_lost_with_their_dropped_frames_do_not_break_the_match(
     for row in result.rows:
         d = next(r for r in records if r["trial"] == row["trial"])["t_" + row["epoch"]]
         k = bisect.bisect_right(acq.frame_device_t, d)
-        n = k - ((k - 1 - (row["plane"] - 1)) % settings.planes)
-        assert (row["status"], row["frame"]) == ("ok" if acq.saved[n - 1] else "dropped", n)
+        n = k - ((k - 1 - row["plane"]) % settings.planes)
+        assert (row["status"], row["frame_number"]) == ("ok" if acq.saved[n - 1] else "dropped", n)

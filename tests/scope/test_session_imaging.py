@@ -34,15 +34,17 @@ def test_run_then_align(root: Path, tmp_path: Path) -> None:
     device_t, saved = truth["frame_device_t"], truth["saved"]
     records = {r["trial"]: r for r in map(json.loads, (session / "trials.jsonl").open())}
     with (session / "trial_frames.csv").open() as f:
-        f.readline()
         rows = list(csv.DictReader(f))
     assert len(rows) == 60 * 4 * 5
     for row in rows:
         k = bisect.bisect_right(device_t, records[int(row["trial"])]["t_" + row["epoch"]])
-        n = k - ((k - 1 - (int(row["plane"]) - 1)) % 5)
-        assert (row["status"], int(row["frame"])) == ("ok" if saved[n - 1] else "dropped", n)
+        n = k - ((k - 1 - int(row["plane"])) % 5)
+        assert (row["status"], int(row["frame_number"])) == ("ok" if saved[n - 1] else "dropped", n)
     info = rig("scope-info", *map(str, sorted((session / "scope").glob("*.tif"))))
-    assert info.returncode == 0 and "ScanImage 2016+, 30.0 Hz, 5 plane(s)" in info.stdout
+    assert info.returncode == 0, info.stderr
+    assert "2022.1.0" in info.stdout and "frameNumbers has" in info.stdout  # 1 % dropped
+    planes = next(x for x in info.stdout.splitlines() if x.strip().startswith("planes"))
+    assert planes.split()[1] == "5"
 
 
 def test_a_rig_that_requires_the_microscope_refuses_without_one(root: Path, tmp_path: Path) -> None:
