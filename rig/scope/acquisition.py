@@ -167,7 +167,14 @@ def _check_counts(acq: Acquisition) -> None:
     cycle = acq.cycle
     if acq.header.planes > 1 and frames[-1].number % cycle:
         k = frames[-1].number % cycle
+        if k >= acq.header.planes:
+            acq.flags.append(
+                f"the acquisition ends in the flyback of its last volume ({k} of {cycle} "
+                "frames): every plane has its frame"
+            )
+            return
+        more = "plane 0 has" if k == 1 else f"planes 0-{k - 1} have"
         acq.flags.append(
             f"the acquisition ends mid-volume: its last volume has {k} of {cycle} frames "
-            f"(planes 0-{min(k, acq.header.planes) - 1} have one frame more than the rest)"
+            f"({more} one frame more than the rest)"
         )

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from rig.scope.tiff import ScopeFileError, mapped, page_spans
 
-NUMBER = re.compile(rb"(?:frameNumbers|Frame Number|Frame Tag) = (\d+)")
-STAMP = re.compile(rb"(?:frameTimestamps_sec|Frame Timestamp\(s\)) = ([-+\d.eE]+)")
-AUX = re.compile(rb"auxTrigger0 = \[([^\]]*)\]")
-ACQUISITION = re.compile(rb"acquisitionNumbers = (\d+)")
+# ScanImage pads some values (5.0: ``Frame Number =                2``)
+NUMBER = re.compile(rb"(?:frameNumbers|Frame Number|Frame Tag)[ \t]*=[ \t]*(\d+)")
+STAMP = re.compile(rb"(?:frameTimestamps_sec|Frame Timestamp\(s\))[ \t]*=[ \t]*([-+\d.eE]+)")
+AUX = re.compile(rb"auxTrigger0[ \t]*=[ \t]*\[([^\]]*)\]")
+ACQUISITION = re.compile(rb"acquisitionNumbers[ \t]*=[ \t]*(\d+)")
 
 
 @dataclass(frozen=True)

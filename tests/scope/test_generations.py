@@ -26,8 +26,10 @@ CASES: dict[str, tuple[dict[str, Any], tuple[str, str, int, int, list[int], int]
     "3.8 planar": ({"version": "3.8", "planes": 1}, ("3.8", "3.x", 1, 0, [1, 2], 1)),
     "3.8 averaged": ({"version": "3.8", "planes": 1, "averaging": 2},
                      ("3.8", "3.x", 1, 0, [1, 2], 2)),
-    "4.2": ({"version": "4.2"}, ("4.2", "4.x", 5, 0, [1, 2], 1)),
-    "5.0 flyback": ({"version": "5.0", "flyback_frames": 1}, ("5.0", "5.0", 5, 1, [1, 2], 1)),
+    "4.2 drops": ({"version": "4.2", "drop_fraction": 0.02}, ("4.2", "4.x", 5, 0, [1, 2], 1)),
+    "5.0 flyback, drops": ({"version": "5.0", "flyback_frames": 1, "drop_fraction": 0.02},
+                           ("5.0", "5.0", 5, 1, [1, 2], 1)),
+    "5.1 drops": ({"version": "5.1", "drop_fraction": 0.02}, ("5.1R0", "2015", 5, 0, [1, 2], 1)),
     "5.1": ({"version": "5.1"}, ("5.1R0", "2015", 5, 0, [1, 2], 1)),
     "2016b": ({"version": "2016b"}, ("2016bR0", "2016-2019", 5, 0, [1, 2], 1)),
     "2019b flyback": ({"version": "2019b", "flyback_frames": 2},
@@ -109,8 +111,9 @@ def test_scope_info_and_align_per_generation(session: Path, tmp_path: Path, case
     assert got["frame_rate_hz"] == 30.0 and report["problems"] == []
     assert report["frames"]["saved"] == len(truth["pages"])
     assert [f["name"] for f in report["files"]] == [p.name for p in acq.files]
-    if kw.get("drop_fraction"):
+    if kw.get("drop_fraction"):  # the frame numbers are read: the gaps are seen
         assert report["frames"]["gaps"] and any("gap" in f for f in report["flags"])
+        assert report["frames"]["numbers_from"] == "frameNumbers"
     records = _records(session)
     target = tmp_path / "session"
     _with_frame_clock(session, target, acq.frame_device_t, records[-1]["t_end"])
