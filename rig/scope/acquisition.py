@@ -115,7 +115,8 @@ def load_acquisition(paths: list[Path]) -> Acquisition:
     g = 0  # saved frames so far
     for path in paths:
         header = first if path == paths[0] else read_header(path)
-        acq.problems += _differences(first, header)
+        if header is not first:
+            acq.problems += header.problems + _differences(first, header)
         groups, problems = read_groups(path, len(first.channels))
         acq.problems += problems
         per_plane = [0] * first.planes

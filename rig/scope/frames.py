@@ -45,6 +45,16 @@ def _float(text: bytes) -> float | None:
         return None
 
 
+def _times(path: Path, page: int, text: bytes) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.replace(b";", b" ").replace(b",", b" ").split())
+    except ValueError:
+        raise ScopeFileError(
+            f"{path}: page {page}: auxTrigger0 = [{text[:80].decode(errors='replace')}]: "
+            "not a list of times"
+        ) from None
+
+
 def read_groups(path: Path, channels: int) -> tuple[list[Group], list[str]]:
     """The file's saved frames, in page order, and what does not add up: runs of pages
     whose length is not the header's channel count."""
@@ -63,7 +73,7 @@ def read_groups(path: Path, channels: int) -> tuple[list[Group], list[str]]:
                 m = STAMP.search(data, lo, hi)
                 stamp = _float(m.group(1)) if m else None
                 m = AUX.search(data, lo, hi)
-                aux = tuple(float(x) for x in m.group(1).replace(b";", b" ").split()) if m else ()
+                aux = _times(path, page, m.group(1)) if m else ()
                 m = ACQUISITION.search(data, lo, hi)
                 acq = int(m.group(1)) if m else None
             if number is not None:

@@ -284,9 +284,36 @@ def derive(path: Path, raw: dict[str, str], format_version: int | None) -> FileH
         (_stack_2020 if generation == "2020+" else _stack_2016)(h)
         _common(h, "SI.", "hChannels.channelSave", "hScan2D.logAverageFactor",
                 "hRoiManager.scanFrameRate", "hScan2D.logFramesPerFile")  # fmt: skip
+    _bounded(h)
     if h.averaging > 1 and h.flyback:
-        h.problems.append("averaging with flyback frames: ScanImage cannot log this")
+        h.problems.append(f"{path.name}: averaging with flyback frames: ScanImage cannot log this")
     return h
+
+
+LIMITS = {"planes": (1, 1000), "flyback_frames": (0, 1000), "averaging": (1, 100_000)}
+
+
+def _bounded(h: FileHeader) -> None:
+    """A count no microscope writes (a damaged or hand-edited header) is reported, and
+    replaced by the nearest one that is, so nothing downstream divides by it."""
+    for name, (lo, hi) in LIMITS.items():
+        d = h.derived[name]
+        if not lo <= d.value <= hi:
+            h.problems.append(
+                f"{h.path.name}: {name} = {d.value} (from {d.source}): not between {lo} and {hi}"
+            )
+            h.derived[name] = Derived(min(max(d.value, lo), hi), d.source)
+    channels = h.derived["channels"]
+    if len(channels.value) > 16 or not all(0 < c <= 16 for c in channels.value):
+        h.problems.append(
+            f"{h.path.name}: channels {channels.value} (from {channels.source}): not "
+            "ScanImage's channel numbers"
+        )
+        h.derived["channels"] = Derived([1], channels.source)
+    rate = h.derived["frame_rate_hz"].value
+    if rate is not None and not (math.isfinite(rate) and 0 < rate <= 100_000):
+        h.problems.append(f"{h.path.name}: frame rate {rate} Hz: not a frame rate")
+        h.derived["frame_rate_hz"] = Derived(None, h.derived["frame_rate_hz"].source)
 
 
 def read_header(path: Path) -> FileHeader:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rig.schema import HardwareConfig, Protocol, load_model
 from rig.scope.align import AlignmentError, align
-from rig.session.session import SessionRequest, run_session
 from rig.sim.scope import ScopeSettings, acquire
+from tests.scope.sessions import simulated_session, trial_records
 
 SETTINGS = ScopeSettings(offset_s=2.0, drift_ppm=50.0, drop_fraction=0.01, jitter_s=0.0001,
                          frames_per_file=400)  # fmt: skip
@@ -21,19 +20,12 @@ SETTINGS = ScopeSettings(offset_s=2.0, drift_ppm=50.0, drop_fraction=0.01, jitte
 
 @pytest.fixture(scope="module")
 def session(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("data")
-    protocol = load_model(root / "protocols/tactile_T1.yaml", Protocol)
-    hardware = load_model(root / "hardware_configs/sim.yaml", HardwareConfig)
-    return run_session(SessionRequest(protocol, hardware, "m1", 80, 4, data)).session_dir
-
-
-def _records(session: Path) -> list[dict]:
-    return [json.loads(x) for x in (session / "trials.jsonl").read_text().splitlines()]
+    return simulated_session(root, tmp_path_factory.mktemp("data"), "m1", 80)
 
 
 @pytest.mark.parametrize("version", ["2016+", "5", "2019b"])  # with aux triggers
 def test_every_epoch_lands_on_its_true_frame(session: Path, tmp_path: Path, version: str) -> None:
-    records = _records(session)
+    records = trial_records(session)
     settings = ScopeSettings(**{**SETTINGS.__dict__, "version": version})
     scope = tmp_path / "scope"
     # the acquisition starts 1 s before the session's first trial, ends 2 s after its last
@@ -65,7 +57,7 @@ def test_every_epoch_lands_on_its_true_frame(session: Path, tmp_path: Path, vers
 def test_an_acquisition_that_started_late_is_matched_by_its_triggers(
     session: Path, tmp_path: Path
 ) -> None:
-    records = _records(session)
+    records = trial_records(session)
     late = records[10:]
     acquire(SETTINGS, tmp_path, late[0]["t_start"] - 0.5, late[-1]["t_end"],
             [r["t_start"] for r in late], 3)  # fmt: skip
@@ -85,7 +77,7 @@ def test_files_from_elsewhere_are_refused(session: Path, tmp_path: Path) -> None
 def test_triggers_lost_with_their_dropped_frames_do_not_break_the_match(
     session: Path, tmp_path: Path
 ) -> None:
-    records = _records(session)
+    records = trial_records(session)
     settings = ScopeSettings(**{**SETTINGS.__dict__, "drop_fraction": 0.15})
     acq = acquire(settings, tmp_path, -1.0, records[-1]["t_end"] + 2,
                   [r["t_start"] for r in records], 11)  # fmt: skip

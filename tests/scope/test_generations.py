@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from rig.schema import HardwareConfig, Protocol, load_model
 from rig.scope.align import AlignmentError, align
 from rig.scope.info import scope_info
-from rig.session.session import SessionRequest, run_session
 from rig.sim.scope import ScopeSettings, acquire, acquisition_start
+from tests.scope.sessions import simulated_session, trial_records
 
 # (settings, expected: version, generation, planes, flyback, channels, averaging)
 CASES: dict[str, tuple[dict[str, Any], tuple[str, str, int, int, list[int], int]]] = {
@@ -49,18 +48,11 @@ CASES: dict[str, tuple[dict[str, Any], tuple[str, str, int, int, list[int], int]
 
 @pytest.fixture(scope="module")
 def session(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("data")
-    protocol = load_model(root / "protocols/tactile_T1.yaml", Protocol)
-    hardware = load_model(root / "hardware_configs/sim.yaml", HardwareConfig)
-    return run_session(SessionRequest(protocol, hardware, "g1", 24, 4, data)).session_dir
-
-
-def _records(session: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in (session / "trials.jsonl").read_text().splitlines()]
+    return simulated_session(root, tmp_path_factory.mktemp("data"), "g1", 24)
 
 
 def _acquire(session: Path, scope: Path, kw: dict[str, Any]) -> tuple[ScopeSettings, Any]:
-    records = _records(session)
+    records = trial_records(session)
     settings = ScopeSettings(**{"channels": (1, 2), "frames_per_file": 333, "offset_s": 2.0,
                                 "drift_ppm": 50.0, "jitter_s": 0.0001, **kw})  # fmt: skip
     start, stop = acquisition_start(settings), records[-1]["t_end"] + 1.0
@@ -114,7 +106,7 @@ def test_scope_info_and_align_per_generation(session: Path, tmp_path: Path, case
     if kw.get("drop_fraction"):  # the frame numbers are read: the gaps are seen
         assert report["frames"]["gaps"] and any("gap" in f for f in report["flags"])
         assert report["frames"]["numbers_from"] == "frameNumbers"
-    records = _records(session)
+    records = trial_records(session)
     target = tmp_path / "session"
     _with_frame_clock(session, target, acq.frame_device_t, records[-1]["t_end"])
     runs = [target]

@@ -13,10 +13,9 @@ import pandas
 import pytest
 import tifffile
 
-from rig.schema import HardwareConfig, Protocol, load_model
 from rig.scope.align import align
-from rig.session.session import SessionRequest, run_session
 from rig.sim.scope import ScopeSettings, acquire, scope_time
+from tests.scope.sessions import simulated_session, trial_records
 
 AUX = re.compile(r"auxTrigger0 = \[([^\]]*)\]")
 NUMBER = re.compile(r"frameNumbers = (\d+)")
@@ -24,14 +23,7 @@ NUMBER = re.compile(r"frameNumbers = (\d+)")
 
 @pytest.fixture(scope="module")
 def session(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("data")
-    protocol = load_model(root / "protocols/tactile_T1.yaml", Protocol)
-    hardware = load_model(root / "hardware_configs/sim.yaml", HardwareConfig)
-    return run_session(SessionRequest(protocol, hardware, "m1", 40, 4, data)).session_dir
-
-
-def _records(session: Path) -> list[dict]:
-    return [json.loads(x) for x in (session / "trials.jsonl").read_text().splitlines()]
+    return simulated_session(root, tmp_path_factory.mktemp("data"), "m1", 40)
 
 
 def _suite2p_movies(files: list[Path], channels: int, cycle: int) -> list[list[list[str]]]:
@@ -50,7 +42,7 @@ def _suite2p_movies(files: list[Path], channels: int, cycle: int) -> list[list[l
 def test_movie_frame_is_the_frame_holding_the_trials_trigger_in_each_planes_movie(
     session: Path, tmp_path: Path, flyback: int
 ) -> None:
-    records = _records(session)
+    records = trial_records(session)
     start, stop = -1.0, records[-1]["t_end"] + 2
     total = int((stop - start) * 30)
     per_file = total // 3 + 2  # 3 files, split mid-volume; the last ends mid-volume

@@ -6,15 +6,19 @@ written by tifffile (not by this project's writer) grouped into frames."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import tifffile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rig.scope.acquisition import load_acquisition
 from rig.scope.frames import read_groups
 from rig.scope.header import derive, read_header
 from rig.scope.tiff import ScopeFileError, parse_raw
+from rig.sim.scope import ScopeSettings, acquire
 
 SI2023_STACK_OFF = """SI.VERSION_MAJOR = 2023
 SI.VERSION_MINOR = 1
@@ -178,3 +182,35 @@ def test_not_a_scanimage_file_and_a_cut_file_are_named(tmp_path: Path) -> None:
     big_endian.write_bytes(b"MM\0*" + bytes(100))
     with pytest.raises(ScopeFileError, match=r"mm\.tif: not a little-endian TIFF"):
         read_header(big_endian)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_damaged_file_raises_only_a_named_error(tmp_path_factory: Any, data: Any) -> None:
+    """Bytes flipped, cut or zeroed anywhere in a real-layout file: the reader gives a
+    result or a ScopeFileError naming the file, never another exception or a hang."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    version = data.draw(st.sampled_from(["3.8", "5.0", "5.1", "2019b", "2022.1.0"]))
+    planes = 1 if version == "3.8" else 3
+    acq = acquire(ScopeSettings(version=version, planes=planes, channels=(1, 2),
+                                frames_per_file=40), folder, 0.0, 1.0, [0.5], seed=1)  # fmt: skip
+    raw = bytearray(acq.files[0].read_bytes())
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        how = data.draw(st.sampled_from(["flip", "zero", "digit", "cut"]))
+        if how == "cut":
+            del raw[at:]
+            if not raw:
+                raw = bytearray(b"I")
+        elif how == "flip":
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        else:
+            raw[at] = 0 if how == "zero" else ord(data.draw(st.sampled_from("09-.eX[]")))
+    bad = folder / acq.files[0].name
+    bad.write_bytes(bytes(raw))
+    try:
+        result = load_acquisition([bad])
+    except ScopeFileError as exc:
+        assert bad.name in str(exc)
+    else:
+        assert result.frames or result.problems
