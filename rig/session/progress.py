@@ -16,13 +16,15 @@ def _pct(value: float | None) -> str:
 class ProgressBar:
     """One line, redrawn per trial on a terminal; a line every 10 % otherwise."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
         self.total = total
-        self.stream = stream
+        # sys.stderr as it is now (a default argument would keep the one at import time,
+        # which a test's capture, or a redirect, may since have closed)
+        self.stream = sys.stderr if stream is None else stream
         self.width = width
         self.stats = RollingStats()
         self.label = ""
-        self._tty = stream.isatty()
+        self._tty = self.stream.isatty()
         self._last_tenth = -1
         self._open_line = False  # a redrawn line not yet ended (on a terminal)
 

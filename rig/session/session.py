@@ -41,6 +41,7 @@ from rig.session.resume import ResumePoint, ShiftedClock
 from rig.session.runner import RunResult, SessionRunner
 from rig.signals import handled_signals
 from rig.sim.brain import Brain
+from rig.sim.scanimage import release
 from rig.sim.scope import acquire, acquisition_start, scope_settings
 from rig.sim.subject import SIM_MOUSE_FILE, load_or_create_mouse
 from rig.subjects.registry import Registry, RegistryError
@@ -374,4 +375,5 @@ def _image(
         "files": [p.name for p in acq.files],
         "frames_acquired": len(acq.saved),
         "frames_saved": sum(acq.saved),
+        "scanimage_version": release(settings.version),
     }

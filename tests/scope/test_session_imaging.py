@@ -30,6 +30,7 @@ def test_run_then_align(root: Path, tmp_path: Path, version: str) -> None:
     (session,) = (p for p in (tmp_path / "i1").iterdir() if p.is_dir())
     meta = json.loads((session / "session.json").read_text())
     assert meta["scope"]["kind"] == "fake" and meta["scope"]["files"]
+    assert meta["scope"]["scanimage_version"] == {"2016+": "2022.1.0", "5.0": "5.0"}[version]
     out = rig("align", str(session), str(session / "scope"))
     assert out.returncode == 0, out.stderr
     drift = float(out.stdout.split("(1 ")[1].split(" ppm")[0])
