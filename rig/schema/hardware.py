@@ -2,8 +2,9 @@
 
 A hardware config names the rig's devices by URL, maps the rig-neutral channel names that
 protocols speak (``lick_left``, ``valve_right``, ``go_cue``, ...) to the device's own
-channel names, holds each valve's dated calibration (open time -> volume), and says where
-the data go. ``sim.yaml`` describes the simulated rig.
+channel names, holds each valve's dated calibration (open time -> volume) and the light's
+(``light:``, :mod:`rig.schema.light`: command volts -> mW), and says where the data go.
+``sim.yaml`` describes the simulated rig.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from rig.schema.base import CrossChecked, Strict
+from rig.schema.light import LIGHT_CHANNELS, Light, light_problems
 from rig.schema.loader import located_errors
 
 INPUT_CHANNELS = ("lick_left", "lick_right", "frame_clock", "aux")
@@ -30,13 +32,18 @@ OUTPUT_CHANNELS = (
     "pole_position",
     "trial_ttl",
 )
-CHANNELS = INPUT_CHANNELS + OUTPUT_CHANNELS
+# the light's outputs (rig.schema.light) are channels of their own: OUTPUT_CHANNELS are the
+# outputs a trial's state machine may set today (and the lick-port board's wire codes)
+CHANNELS = INPUT_CHANNELS + OUTPUT_CHANNELS + LIGHT_CHANNELS
 Valve = Literal["valve_left", "valve_right"]
 VALVE_FOR_SIDE: dict[str, Valve] = {"left": "valve_left", "right": "valve_right"}
 # A Bpod's lines as Sanworks names them, numbered up to the largest Bpod's count (which
 # ones a Bpod has is known once it is connected: the Bpod compiler checks that).
 BPOD_INPUTS = {"Port": 8, "BNC": 2, "Wire": 4, "Flex": 4}
 BPOD_OUTPUTS = {"Valve": 8, "PWM": 8, "BNC": 2, "Wire": 4, "Flex": 4}
+# a light source's command on a Bpod: a channel of an Analog Output Module with the
+# WavePlayer firmware (WavePlayer1:2 is module 1's channel 2), or a TTL/Flex line
+WAVEPLAYER_CHANNEL = re.compile(r"WavePlayer([1-9]):([1-8])")
 
 
 class CalibrationPoint(Strict):
@@ -123,11 +130,15 @@ class Device(Strict):
     url: str = "sim://"
 
     @property
-    def simulated_valves(self) -> bool:
-        """Whether the valves are part of a simulation: the simulated rig, or an emulated
-        Bpod or lick-port board (``emulate://``), whose water is what the calibration
-        says. A Bpod or board on a port (``serial://``) has real valves."""
+    def simulated(self) -> bool:
+        """Whether the outputs (valves, light) are part of a simulation: the simulated rig,
+        or an emulated Bpod or lick-port board (``emulate://``), whose water and light are
+        what the calibrations say. A Bpod or board on a port (``serial://``) is real."""
         return self.kind == "sim" or self.url.startswith("emulate://")
+
+    @property
+    def simulated_valves(self) -> bool:
+        return self.simulated
 
 
 class Lickport(Strict):
@@ -213,10 +224,14 @@ def _unknown_name(kind: str, name: str, device: str) -> str | None:
         message = f"the {where} names its channels as the protocols do: map {name} to {name}"
         return None if device == name else message
     lines, what = (BPOD_INPUTS, "input") if name in INPUT_CHANNELS else (BPOD_OUTPUTS, "output")
+    if name in ("light_1", "light_2") and WAVEPLAYER_CHANNEL.fullmatch(device):
+        return None
     form = re.fullmatch(r"([A-Za-z]+)([1-9][0-9]?)", device)
     if form and int(form[2]) <= lines.get(form[1], 0):
         return None
     known = ", ".join(f"{base}1..{base}{n}" for base, n in lines.items())
+    if name in ("light_1", "light_2"):
+        known += ", or an Analog Output Module channel, WavePlayer1:1..WavePlayer9:8"
     return f"{device!r} is not a Bpod {what} line ({known})"
 
 
@@ -280,6 +295,7 @@ class HardwareConfig(CrossChecked):
     lickport: Lickport = Lickport()
     scope: Scope = Scope()
     require_scope: bool = False  # refuse to start a session without the microscope
+    light: Light | None = None  # photoinhibition light (rig.schema.light); None: no light
 
     @classmethod
     def raw_problems(cls, data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -297,7 +313,7 @@ class HardwareConfig(CrossChecked):
                 for valve in VALVE_FOR_SIDE.values()
                 if valve not in valves
             ]
-        return problems + channel_problems(data)
+        return problems + channel_problems(data) + light_problems(data)
 
     def stale_calibrations(self, today: dt.date) -> list[str]:
         """A warning per valve whose calibration is older than ``calibration_max_age_days``
@@ -328,6 +344,28 @@ class HardwareConfig(CrossChecked):
         if age < 0:
             return [f"{valve}'s calibration is dated in the future ({cal.date})"]
         return []
+
+    def stale_light_calibrations(self, today: dt.date) -> list[str]:
+        """A warning per light source whose power calibration is older than the light's
+        ``calibration_max_age_days`` (default: the rig's) or dated in the future; never for a
+        simulated rig's light (:attr:`Device.simulated`)."""
+        if self.light is None or self.device.simulated:
+            return []
+        limit = self.light.calibration_max_age_days or self.calibration_max_age_days
+        warnings = []
+        for name, source in sorted(self.light.sources.items()):
+            date = source.calibration.date
+            age = (today - date).days
+            if age > limit:
+                warnings.append(
+                    f"light source {name}'s power was calibrated {age} days ago ({date}); "
+                    f"measure it again (limit: {limit} days)"
+                )
+            elif age < 0:
+                warnings.append(
+                    f"light source {name}'s calibration is dated in the future ({date})"
+                )
+        return warnings
 
     def delivered_ul(self, side: str, open_s: float) -> float:
         """The volume one opening of ``open_s`` delivers on ``side``, by the calibration."""

@@ -3,7 +3,8 @@
 A protocol file says everything about a task: the epoch timings (every number of the task
 table in ``design/mission.md``, with the paper's defaults), the contexts (modality and
 stimulus-to-side mapping), the early-lick policy, free drops, trial selection, the context
-switch rule, the shaping stages and the curriculum. Nothing about a trial lives in code.
+switch rule, the shaping stages, the curriculum and the photoinhibition (``photostim``,
+:mod:`rig.schema.photostim`). Nothing about a trial lives in code.
 
 Cross-field problems (a curriculum step naming a context that does not exist, ...) are
 reported with their own location (see :func:`rig.schema.loader.located_errors`).
@@ -17,6 +18,7 @@ from pydantic import Field, model_validator
 
 from rig.schema.base import CrossChecked, Strict
 from rig.schema.loader import located_errors
+from rig.schema.photostim import Photostim, step_problems
 
 Side = Literal["left", "right"]
 MAX_EPOCH_S = 600.0  # ten minutes: longer is a typo, not an epoch
@@ -209,6 +211,7 @@ class Protocol(CrossChecked):
     contexts: dict[str, Context]
     stages: dict[str, Stage] = {}
     curriculum: list[CurriculumStep] = Field(min_length=1)
+    photostim: Photostim | None = None  # None: no light (rig.schema.photostim)
 
     @model_validator(mode="after")
     def _stage_windows_cover_the_cue(self) -> Protocol:
@@ -224,7 +227,7 @@ class Protocol(CrossChecked):
 
     @classmethod
     def raw_problems(cls, data: dict[str, Any]) -> list[tuple[str, str]]:
-        return _reference_problems(data)
+        return _reference_problems(data) + step_problems(data)
 
     def step_primes(self) -> list[int]:
         """Per step, how many times its context was left before (T1' is 1: one return)."""
