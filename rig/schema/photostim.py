@@ -67,11 +67,11 @@ class SitePower(Strict):
 
 
 class FractionRule(Strict):
-    """Each trial gets light with probability ``fraction``, never more than
+    """``mode: random``: each trial gets light with probability ``fraction``, never more than
     ``max_consecutive`` light trials in a row, none in a curriculum step's first
     ``none_in_first`` trials, none before step ``from_step`` (1 is the first)."""
 
-    mode: Literal["fraction"]
+    mode: Literal["random"]  # not "fraction": a union's tag must not be a field's name
     fraction: Annotated[float, Field(gt=0, le=1)]
     max_consecutive: Annotated[int, Field(ge=1)] = 3
     none_in_first: Annotated[int, Field(ge=0)] = 0
@@ -79,9 +79,9 @@ class FractionRule(Strict):
 
 
 class BlockRule(Strict):
-    """From curriculum step ``from_step`` (1 is the first) on: ``off_trials`` trials without
-    light, then ``on_trials`` with light on every trial, and again; counted in the step's
-    trials, so each step (each reversal) starts with an off block."""
+    """``mode: blocks``: from curriculum step ``from_step`` (1 is the first) on,
+    ``off_trials`` trials without light, then ``on_trials`` with light on every trial, and
+    again; counted in the step's trials, so each step (each reversal) starts off."""
 
     mode: Literal["blocks"]
     off_trials: Annotated[int, Field(ge=1)] = 100

@@ -67,6 +67,6 @@ def cross_file_problems(
     for hardware in rigs:
         for dotted, message in photostim_problems(protocol.photostim, hardware):
             loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
-            line, col = locate(located, loc, key=len(loc) == 3)  # a site: at its name
+            line, col = locate(located, loc, key=len(loc) in (1, 3))  # a site: at its name
             problems.append(Problem(str(path), line, col, dotted, message))
     return sorted(problems, key=lambda p: (p.line, p.col))
