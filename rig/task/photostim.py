@@ -37,7 +37,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from rig.schema.hardware import HardwareConfig
-from rig.schema.photostim import BlockRule, Epoch, FractionRule, Photostim, source_peak_mw
+from rig.schema.photostim import (
+    BlockRule,
+    Epoch,
+    FractionRule,
+    Photostim,
+    photostim_problems,
+    source_peak_mw,
+)
+from rig.schema.protocol import Protocol
+from rig.task.builder import settings_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,32 @@ def resolve_window(photostim: Photostim, index: int, epoch_s: Mapping[str, float
             f"({photostim.waveform.ramp_down_s:g} s)"
         )
     return LightWindow(window.epoch, window.start_s, duration)
+
+
+def photostim_preflight(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
+    """The pre-flight check's lines for the protocol's light on this rig: what
+    :func:`photostim_problems` finds (sites, powers within the calibrations, a masking LED),
+    and each window that leaves no light in a curriculum step that may give light (a
+    window to its epoch's end in a stage's short epoch). Empty: the rig can give it."""
+    photostim = protocol.photostim
+    if photostim is None:
+        return []
+    problems = [
+        f"{where} of protocol {protocol.name!r}: {why}"
+        for where, why in photostim_problems(photostim, hardware)
+    ]
+    labels = protocol.step_labels()
+    for i, step in enumerate(protocol.curriculum):
+        if i + 1 < photostim.trials.from_step:
+            continue
+        s = settings_for(protocol, step.stage)
+        epoch_s = {"sample": s.sample_s, "delay": s.delay_s, "response": s.response_window_s}
+        for index in range(len(photostim.windows)):
+            try:
+                resolve_window(photostim, index, epoch_s)
+            except ValueError as exc:
+                problems.append(f"curriculum step {i + 1} ({labels[i]}): {exc}")
+    return problems
 
 
 class PhotostimSelector:

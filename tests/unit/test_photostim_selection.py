@@ -18,6 +18,7 @@ from rig.task.photostim import (
     LightWindow,
     PhotostimSelector,
     light_due,
+    photostim_preflight,
     photostim_record,
     resolve_window,
 )
@@ -194,3 +195,25 @@ def test_a_resumed_run_continues_the_cap() -> None:
     rng = random.Random(0)
     assert not light_due(rule, rng, step=0, trials_in_step=50, light_run=3)
     assert light_due(rule, rng, step=0, trials_in_step=50, light_run=2)
+
+
+def test_the_preflight_lines(root: Path, sim: HardwareConfig) -> None:
+    protocol = load_model(root / "protocols/photoinhibition_fraction.yaml", Protocol)
+    assert photostim_preflight(protocol, sim) == []
+    assert protocol.photostim is not None
+    windows = [{"epoch": "delay"}]
+    photostim = {**protocol.photostim.model_dump(), "windows": windows}
+    short = Protocol.model_validate(
+        {
+            **protocol.model_dump(),
+            "photostim": photostim,
+            "stages": {"short": {"delay_s": 0.05}},
+            "curriculum": [{"context": "T1", "stage": "short"}],
+        }
+    )
+    assert photostim_preflight(short, sim) == [
+        "curriculum step 1 (T1): photostim.windows.0: the delay epoch (0.05 s) leaves no light "
+        "after start_s (0 s) and the ramp-down (0.1 s)"
+    ]
+    (line,) = photostim_preflight(protocol, sim.model_copy(update={"light": None}))
+    assert line.startswith("photostim of protocol 'photoinhibition_fraction': rig 'sim' has no")
