@@ -76,3 +76,47 @@ void lp_advance(lp_core_t *c) {
         }
     }
 }
+
+/* The valves (bit 0 left, bit 1 right) a state opens as it is entered. */
+static uint8_t valves_of(const lp_core_t *c, uint8_t target) {
+    const uint8_t *blob = c->m.blob[c->m.run_slot];
+    const uint8_t *st = blob + LP_HEADER + LP_STATE_SIZE * target;
+    const uint8_t *o = blob + LP_HEADER + LP_STATE_SIZE * blob[0] + LP_TRANSITION_SIZE * blob[1] +
+                       LP_OUTPUT_SIZE * st[7];
+    uint8_t valves = 0;
+    for (uint8_t i = 0; i < st[8]; i++, o += LP_OUTPUT_SIZE)
+        if (o[0] <= LP_VALVE_RIGHT && o[1]) valves |= (uint8_t)(1u << o[0]);
+    return valves;
+}
+
+/* Valid while nothing can change the state first: no edge waits, no timer, pulse, lockout end
+ * or heartbeat deadline comes before the onset; the line is low (or will be when its lockout
+ * ends) and out of its lockout. */
+void lp_reflex_arm(const lp_core_t *c, lp_reflex_t *r) {
+    r->valves[0] = r->valves[1] = 0;
+    r->until = c->now + LP_REFLEX_SPAN_US;
+    if (!c->m.running || c->edge_count) return;
+    uint32_t due;
+    if (lp_exec_deadline(c, &due) && !lp_le(r->until, due)) r->until = due;
+    due = c->last_rx + c->config.heartbeat_us;
+    if (!lp_le(r->until, due)) r->until = due;
+    for (uint8_t l = 0; l < LP_N_LINES; l++) { /* a lockout ending on a change is an event */
+        uint8_t bit = (uint8_t)(1u << l);
+        if ((c->locked & bit) && ((c->raw ^ c->level) & bit) && !lp_le(r->until, c->lock_until[l]))
+            r->until = c->lock_until[l];
+    }
+    if (!lp_le(c->now, r->until) || r->until == c->now) return;
+    const uint8_t *blob = c->m.blob[c->m.run_slot];
+    const uint8_t *st = blob + LP_HEADER + LP_STATE_SIZE * c->m.state;
+    for (uint8_t l = LP_LICK_LEFT; l <= LP_LICK_RIGHT; l++) {
+        uint8_t bit = (uint8_t)(1u << l);
+        if ((c->level | c->raw) & bit) continue; /* an onset needs the line low */
+        const uint8_t *tr = blob + LP_HEADER + LP_STATE_SIZE * blob[0] + LP_TRANSITION_SIZE * st[5];
+        for (uint8_t i = 0; i < st[6]; i++, tr += LP_TRANSITION_SIZE) {
+            if (tr[0] != 2 * l) continue;
+            if (tr[1] < LP_EXIT) r->valves[l] = valves_of(c, tr[1]);
+            break;
+        }
+        r->from[l] = (c->locked & bit) ? c->lock_until[l] : c->now;
+    }
+}

@@ -195,6 +195,20 @@ void lp_exec_reflex(lp_core_t *c, uint8_t event, uint32_t t);
 void lp_exec_pulses(lp_core_t *c, uint32_t t);
 /* inputs.c: every edge and deadline up to c->now, in time order */
 void lp_advance(lp_core_t *c);
+
+/* The interrupt's reflex: what an onset on a lick line may do before the main loop sees it.
+ * After a pass (lp_poll, a command), a board that takes its lick lines by interrupt asks for
+ * it: an onset on line l stamped in [from[l], until), taken by the interrupt when no other edge
+ * waits, opens valves[l] (bit 0 left, bit 1 right) at once, exactly as the core will when it
+ * takes that edge in time order (it then drives the same pins again). 0: nothing. It holds
+ * until the core next runs; until is at most LP_REFLEX_SPAN_US after c->now. */
+#define LP_REFLEX_SPAN_US 100000UL
+typedef struct {
+    uint8_t valves[2];
+    uint32_t from[2];
+    uint32_t until;
+} lp_reflex_t;
+void lp_reflex_arm(const lp_core_t *c, lp_reflex_t *r);
 /* controller.c (used by executor.c) */
 void lp_emit_event(lp_core_t *c, uint8_t kind, uint32_t t, const uint8_t *body, uint8_t n);
 void lp_drive(lp_core_t *c, uint8_t channel, uint8_t value, uint16_t freq, uint32_t t);

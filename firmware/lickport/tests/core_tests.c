@@ -306,7 +306,67 @@ static void test_abort_drops_queued(void) {
     CHECK(!core.m.running && !core.m.queued && find_event(end, 'S') < 0);
 }
 
+/* A (timer_us, Tup -> exit): lick_left -> R, lick_right -> A; R (20 ms, valve_left held). */
+static uint16_t build_reward(uint8_t *b, uint32_t timer_us) {
+    uint8_t *p = b;
+    *p++ = 2, *p++ = 2, *p++ = 1, *p++ = 0;
+    uint32_t t = timer_us;
+    uint8_t a[9] = {(uint8_t)t, (uint8_t)(t >> 8), (uint8_t)(t >> 16), (uint8_t)(t >> 24),
+                    LP_EXIT, 0, 2, 0, 0};
+    memcpy(p, a, 9), p += 9;
+    uint8_t r[9] = {0x20, 0x4E, 0, 0, LP_EXIT, 2, 0, 0, 1}; /* 20000 us */
+    memcpy(p, r, 9), p += 9;
+    *p++ = 0 /* lick_left */, *p++ = 1;
+    *p++ = 2 /* lick_right */, *p++ = 0;
+    uint8_t o[8] = {LP_VALVE_LEFT, 1, 0, 0, 0, 0, 0, 0};
+    memcpy(p, o, 8), p += 8;
+    return (uint16_t)(p - b);
+}
+
+static void test_reflex_arming(void) {
+    reset();
+    lp_reflex_t r;
+    lp_reflex_arm(&core, &r);
+    CHECK(r.valves[0] == 0 && r.valves[1] == 0); /* idle */
+    uint8_t blob[64];
+    upload(blob, build_reward(blob, 10000), 1); /* A entered at 1000, Tup at 11000 */
+    drain();
+    lp_reflex_arm(&core, &r);
+    CHECK(r.valves[0] == 1 && r.valves[1] == 0); /* left opens valve_left; right: no valve */
+    CHECK(r.from[0] == 1000 && r.until == 11000);
+    lp_input(&core, LP_LICK_RIGHT, 1, 2000); /* A again at 2000 (Tup 12000), right locked */
+    lp_input(&core, LP_LICK_RIGHT, 0, 2500); /* inside the lockout: taken at 3000 */
+    poll_at(2600);
+    lp_reflex_arm(&core, &r);
+    CHECK(r.valves[0] == 1 && r.until == 3000); /* the lockout's end is an event */
+    poll_at(3100);
+    lp_reflex_arm(&core, &r);
+    CHECK(r.valves[0] == 1 && r.until == 12000 && r.from[0] == 3100);
+    lp_input(&core, LP_LICK_LEFT, 1, 3200); /* waiting edge: nothing armed */
+    lp_reflex_arm(&core, &r);
+    CHECK(r.valves[0] == 0 && r.valves[1] == 0);
+    poll_at(3300); /* in R: no lick leaves R */
+    CHECK(pin[LP_VALVE_LEFT] == 1 && core.m.state == 1);
+    lp_reflex_arm(&core, &r);
+    CHECK(r.valves[0] == 0 && r.valves[1] == 0);
+    lp_input(&core, LP_LICK_LEFT, 0, 3400);
+    poll_at(23300); /* exit at 23200 */
+    drain();
+    upload(blob, build_reward(blob, 1000000), 2); /* a 1 s timer: armed for the span */
+    lp_reflex_arm(&core, &r);
+    CHECK(r.valves[0] == 1 && r.until == 23300 + LP_REFLEX_SPAN_US);
+    core.config.debounce_us[LP_LICK_LEFT] = 1000; /* locked, low: armed from the lockout's end */
+    core.locked |= 1, core.lock_until[LP_LICK_LEFT] = 23800;
+    lp_reflex_arm(&core, &r);
+    CHECK(r.valves[0] == 1 && r.from[0] == 23800);
+    core.locked = 0;
+    core.last_rx = 23300 - 990000; /* the heartbeat's deadline comes first */
+    lp_reflex_arm(&core, &r);
+    CHECK(r.until == 23300 + 10000);
+}
+
 int main(void) {
+    test_reflex_arming();
     test_crc_and_cobs();
     test_hello();
     test_trial_runs_and_queued_trial_starts_at_exit();
