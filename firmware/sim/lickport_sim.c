@@ -423,7 +423,7 @@ int main(int argc, char **argv) {
     char *line;
     while (!stop_signal && (line = read_line())) {
         char name[8];
-        int level;
+        int level, addr, len;
         int64_t target;
         if (sscanf(line, "set %7s %d", name, &level) == 2) {
             avr_irq_t *irq = pin_irq(name);
@@ -436,6 +436,25 @@ int main(int argc, char **argv) {
             outbox_len = 0;
             snprintf(reply, sizeof reply, "at %" PRIu64 "\n", avr->cycle);
             send_all(reply, strlen(reply));
+        } else if (sscanf(line, "peek %i %i", &addr, &len) == 2) {
+            /* the data space as stored (RAM; I/O registers as last written or read) */
+            if (addr < 0 || len < 0 || len > 4096 || addr + len > (int)avr->ramend + 1)
+                die("peek: bad range %d+%d", addr, len);
+            char *hex = malloc(2 * (size_t)len + 8);
+            if (!hex) die("out of memory");
+            strcpy(hex, "mem ");
+            for (int i = 0; i < len; i++) sprintf(hex + 4 + 2 * i, "%02x", avr->data[addr + i]);
+            strcat(hex, "\n");
+            send_all(hex, strlen(hex));
+            free(hex);
+        } else if (!strcmp(line, "timer0")) {
+            /* timer 0's phase: the cycle of its last overflow and the cycles per overflow */
+            char t0[64] = "timer0 -1 0\n";
+            for (avr_io_t *io = avr->io_port; io; io = io->next)
+                if (!strcmp(io->kind, "timer") && ((avr_timer_t *)io)->name == '0')
+                    snprintf(t0, sizeof t0, "timer0 %" PRIu64 " %" PRIu64 "\n",
+                             ((avr_timer_t *)io)->tov_base, ((avr_timer_t *)io)->tov_cycles);
+            send_all(t0, strlen(t0));
         } else if (!strcmp(line, "quit")) {
             break;
         } else {
