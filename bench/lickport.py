@@ -272,7 +272,8 @@ def loaded(b: Board, seed: int, trials: int = 60) -> dict[str, Any]:
     since = len(b.outputs)
     for trial in range(10_000 * seed + 1, 10_000 * seed + trials + 1):
         start = load.until_edge("PB4", 1, limit_s=1.0, since=since)
-        b.client.send_machine(blob, trial)  # the next one, uploaded during this one
+        if trial < 10_000 * seed + trials:  # the next one, uploaded during this one
+            b.client.send_machine(blob, trial)
         load.run_to(start + round((0.0015 + rng.random() * 0.004) * CYCLES_PER_S))
         lick = b.cycle
         load.set("PD4", 1)
