@@ -112,7 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         realtime=args.realtime,
         fsync_each_trial=True if args.fsync else None,
     )
-    for warning in hardware.stale_calibrations(dt.date.today()):
+    today = dt.date.today()
+    for warning in hardware.stale_calibrations(today) + hardware.stale_light_calibrations(today):
         print(f"rig run: warning: {warning}", file=sys.stderr)
     return _run("rig run", request, _faults(args))
 

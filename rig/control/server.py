@@ -294,6 +294,7 @@ class Controller:
             "last_seq": self._seq,
             "protocols": sorted(p.name for p in self.protocols_dir.glob("*.yaml")),
             "warnings": self.hardware.stale_calibrations(today)
+            + self.hardware.stale_light_calibrations(today)
             + ([self.open_warning] if self.open_warning else []),
             "valves": {
                 name: cal.model_dump(mode="json") for name, cal in self.hardware.valves.items()

@@ -26,6 +26,7 @@ from rig.schema.hardware import HardwareConfig
 from rig.schema.hardware import channel_problems as config_channel_problems
 from rig.schema.protocol import Protocol
 from rig.task.builder import build_trial, settings_for
+from rig.task.photostim import photostim_preflight
 from rig.task.spec import SIDES, TrialSpec
 
 
@@ -42,8 +43,17 @@ def require_ready(protocol: Protocol, hardware: HardwareConfig) -> None:
         raise ValueError("pre-flight check failed:\n  " + "\n  ".join(problems))
 
 
+NO_LIGHT_YET = (
+    "photostim: no device drives light yet (the light output on the Bpod's WavePlayer and "
+    "the lick-port board's DAC, and its safety limits, are not built): a session of this "
+    "protocol would run without light, so it does not start"
+)
+
+
 def preflight(protocol: Protocol, hardware: HardwareConfig) -> list[str]:
     problems = _volumes(protocol, hardware) + _channels(hardware)
+    if protocol.photostim is not None:
+        problems += [*photostim_preflight(protocol, hardware), NO_LIGHT_YET]
     if problems:
         return problems
     return _machines(protocol, hardware)

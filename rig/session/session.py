@@ -313,7 +313,8 @@ def _metadata(
         "seed": request.seed,
         "trials_requested": request.trials,
         "weight_g": request.weight_g,
-        "warnings": hardware.stale_calibrations(started.date()),
+        "warnings": hardware.stale_calibrations(started.date())
+        + hardware.stale_light_calibrations(started.date()),
         "notes": request.notes,
         "start_time": started.isoformat(timespec="seconds"),
         "protocol_file": request.protocol_path,

@@ -12,7 +12,7 @@ from rig.fsm.executor import ReferenceExecutor
 from rig.fsm.model import Output, State, StateMachine
 from rig.schema import HardwareConfig, Protocol, load_model
 from rig.session.history import check_subject_id, last_position, read_records
-from rig.session.preflight import preflight
+from rig.session.preflight import NO_LIGHT_YET, preflight
 from rig.session.session import SessionRequest, run_session
 from rig.task.context import Position
 
@@ -90,7 +90,15 @@ def test_plain_subject_ids_are_accepted(subject: str) -> None:
 def test_the_shipped_protocols_pass_preflight(root: Path) -> None:
     for path in sorted((root / "protocols").glob("*.yaml")):
         protocol, hardware = _load(root, path.name)
-        assert preflight(protocol, hardware) == []
+        if protocol.photostim is None:
+            assert preflight(protocol, hardware) == []
+
+
+def test_a_protocol_with_light_does_not_start_until_a_device_drives_light(root: Path) -> None:
+    for name in ("photoinhibition.yaml", "photoinhibition_fraction.yaml"):
+        protocol, hardware = _load(root, name)
+        assert protocol.photostim is not None
+        assert preflight(protocol, hardware) == [NO_LIGHT_YET]  # light checked, then refused
 
 
 def test_preflight_builds_every_trial_variant(root: Path) -> None:
@@ -116,7 +124,9 @@ def _bpod(root: Path, **channels: str) -> HardwareConfig:
 
 def test_the_shipped_protocols_pass_preflight_on_the_emulated_bpod(root: Path) -> None:
     for path in sorted((root / "protocols").glob("*.yaml")):
-        assert preflight(load_model(path, Protocol), _bpod(root)) == []
+        protocol = load_model(path, Protocol)
+        assert preflight(protocol, _bpod(root)) == ([] if protocol.photostim is None
+                                                    else [NO_LIGHT_YET])  # fmt: skip
 
 
 @pytest.mark.parametrize("valve", ["Valve9", "Valve5"])  # no Bpod has 9; an r2 has 4

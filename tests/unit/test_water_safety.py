@@ -155,7 +155,7 @@ def test_every_machine_the_rig_builds_is_within_the_maxima(config: str) -> None:
             built += 1
     for side in ("left", "right"):
         assert water_problems(drop_machine(hardware, side, 2.5), limits, wiring) == []
-    assert built == 64  # 5 protocols: their contexts x (stages + none) x sides x free drop
+    assert built == 80  # 7 protocols: their contexts x (stages + none) x sides x free drop
 
 
 # -- item 2: the bound is the Bpod output's, whatever rig channel an action came from -------
