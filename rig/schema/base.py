@@ -58,3 +58,15 @@ class CrossChecked(Strict):
         if problems:
             raise located_errors(problems)
         return model
+
+
+def both_increasing(pairs: list[tuple[float, float]], what: str) -> None:
+    """Raise located errors (``points.N``) where a calibration's points do not both rise:
+    ``what`` names the two quantities ("open times and volumes")."""
+    problems = [
+        (f"points.{i}", f"{what} must both increase from point to point")
+        for i in range(1, len(pairs))
+        if pairs[i][0] <= pairs[i - 1][0] or pairs[i][1] <= pairs[i - 1][1]
+    ]
+    if problems:
+        raise located_errors(problems)

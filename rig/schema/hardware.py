@@ -17,9 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from rig.schema.base import CrossChecked, Strict
+from rig.schema.base import CrossChecked, Strict, both_increasing
 from rig.schema.light import LIGHT_CHANNELS, Light, light_problems
-from rig.schema.loader import located_errors
 
 INPUT_CHANNELS = ("lick_left", "lick_right", "frame_clock", "aux")
 OUTPUT_CHANNELS = (
@@ -83,14 +82,7 @@ class ValveCalibration(Strict):
 
     @model_validator(mode="after")
     def _increasing(self) -> ValveCalibration:
-        problems = [
-            (f"points.{i}", "open times and volumes must both increase from point to point")
-            for i in range(1, len(self.points))
-            if self.points[i].open_s <= self.points[i - 1].open_s
-            or self.points[i].volume_ul <= self.points[i - 1].volume_ul
-        ]
-        if problems:
-            raise located_errors(problems)
+        both_increasing([(p.open_s, p.volume_ul) for p in self.points], "open times and volumes")
         return self
 
     def open_time_s(self, volume_ul: float, *, beyond_points: bool = False) -> float:

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from rig.schema.base import Strict
+from rig.schema.base import Strict, both_increasing
 from rig.schema.loader import located_errors
 
 LIGHT_CHANNELS = ("light_1", "light_2", "masking_led")
@@ -49,14 +49,7 @@ class LightCalibration(Strict):
 
     @model_validator(mode="after")
     def _increasing(self) -> LightCalibration:
-        problems = [
-            (f"points.{i}", "voltages and powers must both increase from point to point")
-            for i in range(1, len(self.points))
-            if self.points[i].volts <= self.points[i - 1].volts
-            or self.points[i].power_mw <= self.points[i - 1].power_mw
-        ]
-        if problems:
-            raise located_errors(problems)
+        both_increasing([(p.volts, p.power_mw) for p in self.points], "voltages and powers")
         return self
 
     @property
