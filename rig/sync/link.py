@@ -102,11 +102,14 @@ class ScopeLink:
         return reply
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
+        # this thread's sending socket first: the link's thread ends by terminating the
+        # context, which waits for every socket of it to be closed (it waited the 5 s out)
         sock = getattr(self._local, "push", None)
         if sock is not None:
             sock.close()
+            self._local.push = None
+        self._stop.set()
+        self._thread.join(5)
 
     # -- the link's thread ----------------------------------------------------------------
     def _dealer(self) -> zmq.Socket[Any]:
