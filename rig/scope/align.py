@@ -209,7 +209,8 @@ def align(session_dir: Path, tiff_dir: Path) -> Alignment:
     pulses = [
         e["t"]
         for e in _read_jsonl(session_dir / "events.jsonl")
-        if e["kind"] == "input" and e["name"] == "frame_clock" and e.get("value", 1) == 1
+        if e["kind"] == "input"
+        and e["name"] == "frame_clock"  # onsets: the offs are frame_clock_off
     ]
     index = {f.number: f for f in acq.frames}
     numbers = [f.number for f in acq.frames]

@@ -71,15 +71,15 @@ class Pages:
     descriptions: list[str]
 
 
-def _si2016_block(path: Path, head: bytes) -> tuple[int, str] | None:
+def _si2016_block(path: Path, data: Buffer) -> tuple[int, str] | None:
+    """(TIFF_FORMAT_VERSION, header text) of the 2016+ block, read from the file's map."""
+    head = data[:32]
     if len(head) < 32 or head[:2] != b"II" or struct.unpack("<H", head[2:4])[0] != 43:
         return None
     magic, fmt, size0, _ = struct.unpack("<IIII", head[16:32])
     if magic != SI_MAGIC:
         return None
-    with path.open("rb") as f:
-        f.seek(32)
-        text = f.read(size0)
+    text = data[32 : 32 + size0]
     if len(text) < size0:
         raise ScopeFileError(f"{path}: the ScanImage header block is cut short")
     return fmt, text.rstrip(b"\0").decode(errors="replace")
@@ -167,7 +167,7 @@ def read_pages(path: Path, *, limit: int | None = None) -> Pages:
     ``limit`` pages' only, when given). A file that is not a TIFF, or is cut short, raises
     :class:`ScopeFileError` naming it."""
     with mapped(path) as data:
-        block = _si2016_block(path, data[:32])
+        block = _si2016_block(path, data)
         spans = page_spans(path, data, limit)
         descriptions = [
             "" if s is None else data[s[0] : s[0] + s[1]].rstrip(b"\0").decode(errors="replace")
